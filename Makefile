@@ -1,0 +1,46 @@
+# gym-server: `make run` runs the server (API on :5000, files and web view on :8000);
+# `make test` runs every test. Both install what they need on a Debian machine first.
+
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 5000
+FILES_PORT ?= 8000
+MONITOR_DIR ?= ./monitor
+VENV ?= .venv
+PYTHON ?= python3
+
+.PHONY: run build release deps deps-test venv test test-swift test-python bench clean
+
+deps:
+	@scripts/install-deps.sh run
+
+deps-test:
+	@scripts/install-deps.sh test
+
+release: deps
+	$(SWIFT) build -c release --product gym-server
+
+build: deps
+	$(SWIFT) build
+
+run: release
+	.build/release/gym-server --host $(HOST) --port $(PORT) --files-port $(FILES_PORT) --monitor-dir $(MONITOR_DIR)
+
+# Python that the tests need (old gym 0.21 for load_results, Gymnasium for conformance), in an
+# ignored virtualenv; the Swift build never needs it.
+venv: deps-test
+	@scripts/make-venv.sh $(VENV)
+
+test: deps-test venv
+	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
+		$(SWIFT) test
+	$(MAKE) test-python
+
+test-python: release
+	$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
+
+bench: deps-test venv
+	scripts/bench.sh
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "gym-server",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gym-server", targets: ["gym-server"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+    ],
+    targets: [
+        // Spaces, the Env protocol, the registry, numpy-compatible random streams, JSON.
+        .target(name: "GymCore"),
+        // libpng, found with pkg-config.
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        // Canvas, anti-aliased rasteriser, PNG encoding. Knows nothing of environments.
+        .target(name: "GymRender", dependencies: ["CPNG"]),
+        // The environments, each drawing itself onto a Canvas.
+        .target(name: "GymEnvs", dependencies: ["GymCore", "GymRender"]),
+        // libavcodec / libavformat / libswscale / libavutil, found with pkg-config.
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavformat",
+            providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libavutil-dev"])]),
+        // Episode statistics, openaigym.* files, video recording.
+        .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg"]),
+        // HTTP API, WebSocket protocol, file server, EnvironmentManager.
+        .target(
+            name: "GymServer",
+            dependencies: [
+                "GymCore", "GymEnvs", "GymRender", "GymMonitor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
+        .executableTarget(
+            name: "gym-server",
+            dependencies: [
+                "GymServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "GymCoreTests", dependencies: ["GymCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GymRenderTests", dependencies: ["GymRender"]),
+        .testTarget(name: "GymEnvsTests", dependencies: ["GymEnvs"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GymMonitorTests", dependencies: ["GymMonitor"]),
+        .testTarget(
+            name: "GymServerTests",
+            dependencies: [
+                "GymServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
+    ]
+)

@@ -1,0 +1,44 @@
+/// What one step of an environment produced.
+public struct StepResult: Sendable, Equatable {
+    public var observation: SpaceValue
+    public var reward: Double
+    /// The episode reached a terminal state of the task.
+    public var terminated: Bool
+    /// The episode was cut short (a time limit).
+    public var truncated: Bool
+    public var info: [String: JSON]
+
+    public init(observation: SpaceValue, reward: Double, terminated: Bool, truncated: Bool = false, info: [String: JSON] = [:]) {
+        self.observation = observation
+        self.reward = reward
+        self.terminated = terminated
+        self.truncated = truncated
+        self.info = info
+    }
+
+    /// Old gym's `done`.
+    public var done: Bool { terminated || truncated }
+}
+
+/// An environment, as Gymnasium's `Env` without wrappers: it knows nothing of HTTP, JSON bodies,
+/// files or time limits. Each conforming type is a plain value; the server serialises calls.
+public protocol Environment: Sendable {
+    var actionSpace: Space { get }
+    var observationSpace: Space { get }
+    /// `metadata["render_fps"]`.
+    var renderFPS: Int { get }
+
+    /// Starts an episode. A seed reseeds the environment's random stream as Gymnasium's
+    /// `reset(seed=)` does; `nil` continues the stream (seeded from OS entropy the first time).
+    mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON])
+
+    /// Advances one step. The action has been checked to lie in `actionSpace`.
+    mutating func step(_ action: SpaceValue) -> StepResult
+
+    /// Gymnasium's `ansi` render, for the environments that have one.
+    func renderANSI() -> String?
+}
+
+extension Environment {
+    public func renderANSI() -> String? { nil }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import GymCore
+import GymEnvs
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// How a gym-server is set up: what `gym-server`'s options fill in.
+public struct GymServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// The port of the file server and web view; 0 disables it.
+    public var filesPort: Int
+    public var monitorRoot: URL
+    public var allowShutdown: Bool
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
+        monitorRoot: URL = URL(fileURLWithPath: "monitor"), allowShutdown: Bool = false,
+        logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.filesPort = filesPort
+        self.monitorRoot = monitorRoot
+        self.allowShutdown = allowShutdown
+        self.logLevel = logLevel
+    }
+}
+
+/// The router of the API on port 5000. `main` and the tests both build the server through here.
+public func buildAPIRouter(manager: EnvironmentManager, shutdown: ShutdownSwitch) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.middlewares.add(JSONErrorMiddleware())
+    var catalog = RouteCatalog()
+    EnvironmentRoutes(manager: manager, shutdown: shutdown).add(to: router, catalog: &catalog)
+    catalog.add("GET", "/v1/help", "Every route with its methods and a line of documentation.")
+    let help = catalog.json
+    router.get("/v1/help") { _, _ in Response.json(help) }
+    return router
+}
+
+/// The API application (port 5000).
+public func buildAPIApplication(
+    configuration: GymServerConfiguration, manager: EnvironmentManager, shutdown: ShutdownSwitch,
+    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: buildAPIRouter(manager: manager, shutdown: shutdown),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gym-server"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}
+
+/// The file server and web view (port 8000): the monitor root, read-only.
+public func buildFilesApplication(configuration: GymServerConfiguration, logger: Logger) -> some ApplicationProtocol {
+    let router = Router()
+    router.middlewares.add(FileMiddleware(configuration.monitorRoot.path, searchForIndexHtml: true, logger: logger))
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.filesPort), serverName: "gym-server"),
+        onServerRunning: { channel in
+            print("gym-server files: http://\(configuration.host):\(channel.localAddress?.port ?? configuration.filesPort)/ (monitor root \(configuration.monitorRoot.path))")
+        },
+        logger: logger)
+}
+
+/// Runs both ports until SIGINT, SIGTERM or an allowed `POST /v1/shutdown/`, then closes every
+/// instance.
+public func runGymServer(configuration: GymServerConfiguration) async throws {
+    var logger = Logger(label: "gym-server")
+    logger.logLevel = configuration.logLevel
+    try FileManager.default.createDirectory(at: configuration.monitorRoot, withIntermediateDirectories: true)
+
+    let manager = EnvironmentManager()
+    let shutdown = ShutdownSwitch(allowed: configuration.allowShutdown)
+    let api = buildAPIApplication(
+        configuration: configuration, manager: manager, shutdown: shutdown, logger: logger,
+        onServerRunning: { port in print("gym-server API: http://\(configuration.host):\(port)/v1/help") })
+    var services: [any Service] = [api]
+    if configuration.filesPort != 0 {
+        services.append(buildFilesApplication(configuration: configuration, logger: logger))
+    }
+    let group = ServiceGroup(
+        configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    shutdown.onTrigger { Task { await group.triggerGracefulShutdown() } }
+    try await group.run()
+    manager.closeAll()
+    logger.info("gym-server stopped")
+}

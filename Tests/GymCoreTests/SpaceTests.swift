@@ -1,0 +1,72 @@
+import GymCore
+import Testing
+
+@Suite("Spaces")
+struct SpaceTests {
+    let cartpole = Space.box(Box(low: [-4.8, -.infinity, -0.41887902047863906, -.infinity], high: [4.8, .infinity, 0.41887902047863906, .infinity]))
+
+    @Test("gym's string forms")
+    func descriptions() {
+        #expect(Space.discrete(n: 2).description == "Discrete(2)")
+        #expect(Space.discrete(n: 3, start: -1).description == "Discrete(3, start=-1)")
+        #expect(Space.box(Box(low: -1, high: 1, shape: [1])).description == "Box(-1.0, 1.0, (1,), float32)")
+        #expect(Space.box(Box(low: -2, high: 2, shape: [1])).description == "Box(-2.0, 2.0, (1,), float32)")
+        #expect(Space.box(Box(low: 0, high: 255, shape: [2, 3], dtype: .uint8)).description == "Box(0, 255, (2, 3), uint8)")
+        #expect(Space.multiBinary(shape: [4]).description == "MultiBinary(4)")
+        #expect(Space.multiDiscrete(nvec: [2, 3], start: [0, 0]).description == "MultiDiscrete([2 3])")
+        #expect(Space.tuple([.discrete(n: 32), .discrete(n: 11), .discrete(n: 2)]).description == "Tuple(Discrete(32), Discrete(11), Discrete(2))")
+        #expect(Space.dict(["b": .discrete(n: 2), "a": .multiBinary(shape: [3])]).description == "Dict('a': MultiBinary(3), 'b': Discrete(2))")
+    }
+
+    @Test("the openai server's description, ±inf as ±1e100, float32 bounds as float64 of float32")
+    func info() {
+        #expect(Space.discrete(n: 4).info == ["name": "Discrete", "n": 4])
+        let info = cartpole.info
+        #expect(info["name"] == "Box")
+        #expect(info["shape"] == [4])
+        #expect(info["low"] == [-4.800000190734863, -1e100, -0.41887903213500977, -1e100])
+        #expect(info["high"] == [4.800000190734863, 1e100, 0.41887903213500977, 1e100])
+        #expect(Space.multiBinary(shape: [5]).info == ["name": "MultiBinary", "n": 5, "shape": [5]])
+        #expect(Space.multiDiscrete(nvec: [2, 3], start: [0, 0]).info == ["name": "MultiDiscrete", "nvec": [2, 3], "shape": [2]])
+    }
+
+    @Test("contains")
+    func contains() {
+        let d = Space.discrete(n: 3, start: 1)
+        #expect(d.contains(.int(1)) && d.contains(.int(3)))
+        #expect(!d.contains(.int(0)) && !d.contains(.int(4)) && !d.contains(.floats([1])))
+        #expect(cartpole.contains(.floats([0, 1e30, 0.4, -1e30])))
+        #expect(!cartpole.contains(.floats([5, 0, 0, 0])))
+        #expect(!cartpole.contains(.floats([.nan, 0, 0, 0])))
+        #expect(!cartpole.contains(.floats([0, 0, 0])))
+        #expect(Space.multiBinary(shape: [2]).contains(.ints([0, 1])))
+        #expect(!Space.multiBinary(shape: [2]).contains(.ints([0, 2])))
+        #expect(Space.multiDiscrete(nvec: [2, 3], start: [0, 1]).contains(.ints([1, 3])))
+        #expect(!Space.multiDiscrete(nvec: [2, 3], start: [0, 1]).contains(.ints([1, 0])))
+        let t = Space.tuple([.discrete(n: 2), .discrete(n: 3)])
+        #expect(t.contains(.tuple([.int(1), .int(2)])))
+        #expect(!t.contains(.tuple([.int(1)])))
+    }
+
+    @Test("reads client JSON into values of the space's form")
+    func values() throws {
+        #expect(try Space.discrete(n: 2).value(from: 1) == .int(1))
+        #expect(throws: SpaceValueError.self) { try Space.discrete(n: 2).value(from: 1.5) }
+        #expect(throws: SpaceValueError.self) { try Space.discrete(n: 2).value(from: true) }
+        let box = Space.box(Box(low: -2, high: 2, shape: [1]))
+        // float32 rounding, as np.asarray(x, dtype=float32)
+        #expect(try box.value(from: [0.1]) == .floats([Double(Float(0.1))]))
+        #expect(try box.value(from: [1]) == .floats([1]))
+        #expect(throws: SpaceValueError.self) { try box.value(from: 0.5) }
+        #expect(throws: SpaceValueError.self) { try box.value(from: [0.5, 0.5]) }
+        let grid = Space.box(Box(low: 0, high: 1, shape: [2, 2], dtype: .float64))
+        #expect(try grid.value(from: [[0, 0.5], [1, 0.25]]) == .floats([0, 0.5, 1, 0.25]))
+        #expect(grid.json(.floats([0, 0.5, 1, 0.25])) == [[0.0, 0.5], [1.0, 0.25]])
+        #expect(throws: SpaceValueError.self) { try grid.value(from: [[0, 0.5], [1]]) }
+        let dict = Space.dict(["a": .discrete(n: 2)])
+        #expect(try dict.value(from: ["a": 1]) == .dict(["a": .int(1)]))
+        #expect(throws: SpaceValueError.self) { try dict.value(from: ["a": 1, "b": 2]) }
+        let blackjack = Space.tuple([.discrete(n: 32), .discrete(n: 11), .discrete(n: 2)])
+        #expect(blackjack.json(.tuple([.int(14), .int(10), .int(0)])) == [14, 10, 0])
+    }
+}

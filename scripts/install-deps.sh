@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gym-server needs to build, run and test, if any is missing.
+#   scripts/install-deps.sh run    build and run: libpng, libavcodec/libavformat/libswscale, pkg-config
+#   scripts/install-deps.sh test   also ffmpeg (ffprobe), python3-venv, chromium for the browser tests
+set -euo pipefail
+mode="${1:-run}"
+packages=(pkg-config libpng-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev zlib1g-dev)
+if [ "$mode" = test ]; then
+    packages+=(ffmpeg python3-venv python3-pip chromium curl)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# libx264 comes with libavcodec's runtime package; check the encoder is really there.
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "Installing: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
