@@ -70,3 +70,22 @@ struct SpaceTests {
         #expect(blackjack.json(.tuple([.int(14), .int(10), .int(0)])) == [14, 10, 0])
     }
 }
+
+@Suite("numpy's str of bound arrays")
+struct NumpyArrayFormatTests {
+    // Expected strings printed by numpy 2.4 (`str(np.array(..., dtype=...))`).
+    static let cases: [([Double], Bool, String)] = [
+        ([1e-5, 3.0, 1000.5], true, "[1.0000e-05 3.0000e+00 1.0005e+03]"),
+        ([0.1, 2.25, -3.0], false, "[ 0.1   2.25 -3.  ]"),
+        ([1e9, 2.0], true, "[1.e+09 2.e+00]"),
+        ([-1, -1, -8], true, "[-1. -1. -8.]"),
+        ([-1.2, -0.07], true, "[-1.2  -0.07]"),
+        ([-4.8, -.infinity, -0.41887902047863906, -.infinity], true, "[-4.8               -inf -0.41887903        -inf]"),
+    ]
+
+    @Test("formats as numpy", arguments: cases)
+    func formats(_ values: [Double], _ float32: Bool, _ expected: String) {
+        let box = Box(low: values, high: values.map { $0.isFinite ? abs($0) + 1e12 : .infinity }, dtype: float32 ? .float32 : .float64)
+        #expect(Space.box(box).description.hasPrefix("Box(\(expected), "))
+    }
+}

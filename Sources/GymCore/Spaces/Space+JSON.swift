@@ -227,6 +227,7 @@ extension Space: CustomStringConvertible {
             }
         }
         if let first = values.first, values.allSatisfy({ $0 == first }) { return scalar(first) }
+        if dtype.isFloatingPoint { return NumpyArrayFormat.string(values, float32: dtype == .float32) }
         return "[" + values.map(scalar).joined(separator: " ") + "]"
     }
 }
