@@ -1,0 +1,414 @@
+import Foundation
+import Synchronization
+
+/// Settings of a monitor that clients do not choose.
+public struct RecordingOptions: Sendable {
+    public var encoding: VideoEncodingSettings
+    /// Frames that may wait for the encoder before `recordStep`/`recordReset` wait for it
+    /// (each holds one RGB frame: 720 kB at 600x400).
+    public var frameQueueCapacity: Int
+    /// `env_info.gym_version` in the manifest: the gym release whose file format is followed.
+    public var gymVersion: String
+    /// Clock of `initial_reset_timestamp` and `timestamps` (0.21: `time.perf_counter()`).
+    public var clock: @Sendable () -> Double
+    /// Told about every problem met while recording (broken videos, files that cannot be
+    /// written), in order, on a serial queue of the monitor's own (log them).
+    public var onProblem: (@Sendable (MonitorError) -> Void)?
+
+    public init(
+        encoding: VideoEncodingSettings = VideoEncodingSettings(),
+        frameQueueCapacity: Int = 16,
+        gymVersion: String = "0.21.0",
+        clock: @escaping @Sendable () -> Double = MonitorClock.perfCounter,
+        onProblem: (@Sendable (MonitorError) -> Void)? = nil
+    ) {
+        self.encoding = encoding
+        self.frameQueueCapacity = frameQueueCapacity
+        self.gymVersion = gymVersion
+        self.clock = clock
+        self.onProblem = onProblem
+    }
+}
+
+/// Old gym's episode type: "t" for training (the default), "e" for evaluation.
+public enum EpisodeMode: String, Sendable {
+    case training = "t"
+    case evaluation = "e"
+}
+
+/// One monitor on one environment instance: old gym 0.21's `Monitor` without the environment.
+///
+/// It counts steps and rewards between resets, films the episodes its `VideoSchedule` picks,
+/// and keeps a directory's `openaigym.*` files up to date. The caller steps the environment and
+/// tells the recorder, holding the instance's lock:
+///
+/// ```swift
+/// try recorder.checkReset()                      // before env.reset: may refuse (old gym did)
+/// let observation = env.reset(seed: seed)
+/// if recorder.needsResetFrame { render into canvas; recorder.recordReset(frame: ..., width:, height:) }
+/// else { recorder.recordReset() }
+///
+/// try recorder.checkStep()                       // before env.step
+/// let result = env.step(action)
+/// if recorder.needsStepFrame { render; recorder.recordStep(reward:, done:, frame:, width:, height:) }
+/// else { recorder.recordStep(reward: result.reward, done: result.done) }
+/// ```
+///
+/// Nothing slow runs on the caller's thread: frames are copied into a bounded queue and encoded
+/// on the monitor's own thread, which also writes the files (the stats file and the manifest at
+/// each episode end and at close; each video when its episode ends). The caller waits only when
+/// the queue is full of frames. After `close` every call is ignored.
+public final class EpisodeRecorder: Sendable {
+    /// The canonical directory the files are written to.
+    public let directory: URL
+    public let envID: String
+    public let monitorID: Int
+    public let fileNames: MonitorFileNames
+    public let videoSchedule: VideoSchedule
+    /// Frame rate of the videos (the environment's `render_fps`).
+    public let framesPerSecond: Double
+
+    private struct Filming {
+        let episodeID: Int
+        var broken = false
+        var width = 0
+        var height = 0
+    }
+
+    private struct State {
+        var stats: StatsRecorder
+        /// Id of the next episode to start (old gym's `episode_id`).
+        var episodeID = 0
+        /// The episode being filmed, if any.
+        var filming: Filming?
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+    private let queue: RecordingQueue
+    private let completion: CompletionSignal
+    private let problemLog: ProblemLog
+    private let statisticsMirror = StatisticsMirror()
+    private let clock: @Sendable () -> Double
+    private let registry: MonitorRegistry
+
+    // MARK: starting
+
+    /// Starts monitoring into `directory` (create it with `MonitorRoot.resolve`), as old gym's
+    /// `Monitor._start`:
+    ///
+    /// - `force`: deletes the directory's `openaigym.*` files first.
+    /// - `resume`: keeps them and adds this monitor's files next to them.
+    /// - neither, and the directory holds `openaigym.manifest.*` files: throws
+    ///   `MonitorError.existingMonitorFiles` with old gym's advice.
+    ///
+    /// The monitor id is drawn from `registry` only once these checks pass. `uid` defaults to
+    /// the process id, as in old gym; `displayDirectory` (the client's relative path) is used in
+    /// messages instead of the server's path. Throws `videoEncoderUnavailable` when videos are
+    /// scheduled but this libavcodec has no H.264 encoder.
+    public static func start(
+        directory: URL,
+        force: Bool = false,
+        resume: Bool = false,
+        videoSchedule: VideoSchedule = .cappedCubic,
+        envID: String,
+        renderFPS: Double,
+        registry: MonitorRegistry,
+        uid: String? = nil,
+        displayDirectory: String? = nil,
+        options: RecordingOptions = RecordingOptions()
+    ) throws(MonitorError) -> EpisodeRecorder {
+        let shownDirectory = displayDirectory ?? directory.path
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .directoryUnusable(directory: shownDirectory, reason: error.localizedDescription)
+        }
+        if videoSchedule != .never, let reason = H264VideoWriter.unavailabilityReason(for: options.encoding) {
+            throw .videoEncoderUnavailable(reason)
+        }
+        if force {
+            try MonitorDirectory.clearMonitorFiles(in: directory, shownAs: shownDirectory)
+        } else if !resume {
+            let manifests = try MonitorDirectory.trainingManifests(in: directory, shownAs: shownDirectory)
+            if !manifests.isEmpty {
+                var base = shownDirectory
+                while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+                throw .existingMonitorFiles(
+                    directory: shownDirectory, files: manifests.prefix(5).map { base + "/" + $0 })
+            }
+        }
+        let monitorID = registry.nextID()
+        // `uid if uid else os.getpid()`
+        let names = MonitorFileNames(
+            monitorID: monitorID, uid: uid.flatMap { $0.isEmpty ? nil : $0 } ?? MonitorFileNames.processUID)
+        let recorder = EpisodeRecorder(
+            directory: directory, envID: envID, names: names, videoSchedule: videoSchedule,
+            framesPerSecond: renderFPS.isFinite && renderFPS > 0 ? renderFPS : 30,
+            registry: registry, options: options)
+        registry.register(recorder)
+        return recorder
+    }
+
+    private init(
+        directory: URL, envID: String, names: MonitorFileNames, videoSchedule: VideoSchedule,
+        framesPerSecond: Double, registry: MonitorRegistry, options: RecordingOptions
+    ) {
+        self.directory = directory
+        self.envID = envID
+        self.monitorID = names.monitorID
+        self.fileNames = names
+        self.videoSchedule = videoSchedule
+        self.framesPerSecond = framesPerSecond
+        self.registry = registry
+        self.clock = options.clock
+        self.state = Mutex(State(stats: StatsRecorder(envID: envID)))
+        self.queue = RecordingQueue(frameCapacity: options.frameQueueCapacity)
+        self.completion = CompletionSignal()
+        let problemLog = ProblemLog(forward: options.onProblem)
+        self.problemLog = problemLog
+        let context = RecordingContext(
+            directory: directory, names: names,
+            envInfo: .object([("gym_version", .string(options.gymVersion)), ("env_id", .string(envID))]),
+            framesPerSecond: framesPerSecond, encoding: options.encoding,
+            report: { problemLog.add($0) }, statistics: statisticsMirror)
+        RecordingLoop.startThread(context: context, queue: queue, completion: completion)
+    }
+
+    deinit {
+        beginClose()
+    }
+
+    // MARK: the step path
+
+    /// Old gym's `before_reset` check: throws `resetBeforeDone` in the middle of an episode
+    /// (steps taken, not done). Call it before resetting the environment; changes nothing.
+    public func checkReset() throws(MonitorError) {
+        try state.withLock { state throws(MonitorError) in
+            guard !state.closed else { return }
+            try state.stats.checkReset()
+        }
+    }
+
+    /// Old gym's `before_step` check: throws `stepBeforeReset` or `stepAfterDone`. Call it
+    /// before stepping the environment; changes nothing.
+    public func checkStep() throws(MonitorError) {
+        try state.withLock { state throws(MonitorError) in
+            guard !state.closed else { return }
+            try state.stats.checkStep()
+        }
+    }
+
+    /// Whether the episode the next reset starts is filmed: render a frame for `recordReset`.
+    public var needsResetFrame: Bool {
+        state.withLock { !$0.closed && videoSchedule.shouldRecord(episode: $0.episodeID) }
+    }
+
+    /// Whether the current episode is filmed: render a frame for `recordStep`.
+    public var needsStepFrame: Bool {
+        state.withLock { state in
+            guard !state.closed, let filming = state.filming else { return false }
+            return !filming.broken
+        }
+    }
+
+    /// The environment was reset and no frame is needed (`needsResetFrame` was false).
+    public func recordReset() {
+        recordReset(frame: nil, width: 0, height: 0)
+    }
+
+    /// The environment was reset; `frame` is its first picture (`height` rows of `width` RGB24
+    /// pixels), used only when `needsResetFrame`.
+    public func recordReset(frame: [UInt8], width: Int, height: Int) {
+        frame.withUnsafeBytes { recordReset(frame: $0, width: width, height: height) }
+    }
+
+    /// The environment was reset; `frame` (nil if none was rendered) is copied if it is needed.
+    /// Call `checkReset` first: without it, a reset in the middle of an episode silently drops
+    /// that episode (old gym refused such a reset).
+    public func recordReset(frame: UnsafeRawBufferPointer?, width: Int, height: Int) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            // before_reset (its check is `checkReset`) and after_reset.
+            state.stats.beforeReset(now: clock)
+            state.stats.afterReset()
+            // reset_video_recorder: close the previous recorder, open the next one.
+            if state.filming != nil {
+                queue.push(.endVideo)
+                state.filming = nil
+            }
+            let episodeID = state.episodeID
+            if videoSchedule.shouldRecord(episode: episodeID) {
+                queue.push(.beginVideo(episodeID: episodeID))
+                state.filming = Filming(episodeID: episodeID)
+                capture(frame, width: width, height: height, into: &state)
+            }
+            // Bump *after* all reset activity has finished (old gym's comment).
+            state.episodeID += 1
+        }
+    }
+
+    /// The environment stepped and no frame is needed (`needsStepFrame` was false).
+    public func recordStep(reward: Double, done: Bool) {
+        recordStep(reward: reward, done: done, frame: nil, width: 0, height: 0)
+    }
+
+    /// The environment stepped; `frame` is the picture after the step, used if `needsStepFrame`.
+    public func recordStep(reward: Double, done: Bool, frame: [UInt8], width: Int, height: Int) {
+        frame.withUnsafeBytes { recordStep(reward: reward, done: done, frame: $0, width: width, height: height) }
+    }
+
+    /// The environment stepped (`done` is `terminated || truncated`). When `done`, the episode
+    /// is saved, and its video (if filmed) is finished and the stats file and manifest are
+    /// rewritten on the recording thread. A step before any reset is ignored (`checkStep`
+    /// refuses it).
+    public func recordStep(reward: Double, done: Bool, frame: UnsafeRawBufferPointer?, width: Int, height: Int) {
+        state.withLock { state in
+            guard !state.closed, state.stats.steps != nil else { return }
+            let saved = state.stats.recordStep(reward: reward, done: done, now: clock)
+            if state.filming != nil {
+                capture(frame, width: width, height: height, into: &state)
+            }
+            if saved {
+                // No frame can follow `done` (checkStep refuses the step), so the video is
+                // complete now; old gym closed it at the next reset, with the same content.
+                if state.filming != nil {
+                    queue.push(.endVideo)
+                    state.filming = nil
+                }
+                queue.pushStatistics(state.stats.takeUpdate(), final: false)
+            }
+        }
+    }
+
+    /// Adds a frame to the filmed episode's video, or marks the video broken (old gym: a
+    /// render that returned None, or a frame of another shape).
+    private func capture(_ frame: UnsafeRawBufferPointer?, width: Int, height: Int, into state: inout State) {
+        guard var filming = state.filming, !filming.broken else { return }
+        defer { state.filming = filming }
+        var problem: String?
+        if let frame {
+            let side = 1...H264VideoWriter.maximumSide
+            if !side.contains(width) || !side.contains(height) || frame.count != width * height * 3 {
+                problem = "the frame (\(frame.count) bytes) is not \(width)x\(height) RGB24"
+            } else if filming.width != 0 && (filming.width != width || filming.height != height) {
+                problem =
+                    "Your frame has shape (\(height), \(width), 3), but the VideoRecorder is configured "
+                    + "for shape (\(filming.height), \(filming.width), 3)."
+            }
+        } else {
+            problem = "no frame was rendered for a filmed episode"
+        }
+        if let problem {
+            filming.broken = true
+            queue.push(.breakVideo(reason: problem))
+            return
+        }
+        guard let frame else { return }
+        filming.width = width
+        filming.height = height
+        if !queue.pushFrame(copying: frame, width: width, height: height, episodeID: filming.episodeID) {
+            filming.broken = true
+        }
+    }
+
+    /// Sets the type written for episodes started from the next reset on (old gym's
+    /// `set_monitor_mode`).
+    public func setMode(_ mode: EpisodeMode) {
+        state.withLock { $0.stats.episodeType = mode.rawValue }
+    }
+
+    // MARK: what has been recorded
+
+    /// The statistics as the recording thread holds them (what the stats file holds or is about
+    /// to hold). The thread takes in each episode as it ends, or, when episodes end faster than
+    /// files are written, at each write (every 50 ms or more): this may lag the step path by that
+    /// much. After `close`, it holds everything.
+    public var statistics: EpisodeStatistics {
+        statisticsMirror.snapshot()
+    }
+
+    /// Episodes saved so far (exact, from the step path).
+    public var episodeCount: Int {
+        state.withLock { $0.stats.episodeCount }
+    }
+
+    public var totalSteps: Int {
+        state.withLock { $0.stats.totalSteps }
+    }
+
+    /// The id the next episode will have (the number of resets so far).
+    public var nextEpisodeID: Int {
+        state.withLock { $0.episodeID }
+    }
+
+    public var isClosed: Bool {
+        state.withLock { $0.closed }
+    }
+
+    /// Problems met so far on the recording thread (the most recent ones).
+    public var problems: [MonitorError] {
+        problemLog.entries
+    }
+
+    // MARK: closing
+
+    /// Starts closing without waiting; true if this call did it.
+    @discardableResult
+    func beginClose() -> Bool {
+        let initiated = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.closed = true
+            if state.filming != nil {
+                queue.push(.endVideo)
+                state.filming = nil
+            }
+            queue.pushStatistics(state.stats.takeUpdate(), final: true)
+            queue.push(.stop)
+            return true
+        }
+        if initiated { registry.unregister(monitorID) }
+        return initiated
+    }
+
+    /// Old gym's `Monitor.close`: finishes the open video (keeping the frames recorded so far),
+    /// writes the stats file and the manifest, and stops the recording thread, waiting for all
+    /// of it. Safe to call more than once (later calls wait for the same end). Throws if the
+    /// final stats file or manifest could not be written.
+    public func close() async throws(MonitorError) {
+        beginClose()
+        if let error = await completion.wait() { throw error }
+    }
+
+    /// `close` for a caller that cannot await; blocks the calling thread.
+    public func closeAndWait() throws(MonitorError) {
+        beginClose()
+        if let error = completion.waitBlocking() { throw error }
+    }
+}
+
+/// Problems reported by a recording thread: kept (the last few) and forwarded to `onProblem`
+/// on a queue of their own, so that a handler calling back into the recorder cannot deadlock
+/// with a step path that waits for the recording thread.
+final class ProblemLog: Sendable {
+    private static let kept = 32
+    private let stored = Mutex<[MonitorError]>([])
+    private let forward: (@Sendable (MonitorError) -> Void)?
+    private let delivery = DispatchQueue(label: "gym-monitor.problems")
+
+    init(forward: (@Sendable (MonitorError) -> Void)?) {
+        self.forward = forward
+    }
+
+    func add(_ problem: MonitorError) {
+        stored.withLock { entries in
+            if entries.count == Self.kept { entries.removeFirst() }
+            entries.append(problem)
+        }
+        if let forward {
+            delivery.async { forward(problem) }
+        }
+    }
+
+    var entries: [MonitorError] { stored.withLock { $0 } }
+}

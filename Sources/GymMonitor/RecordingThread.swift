@@ -1,0 +1,294 @@
+import Foundation
+import Synchronization
+
+/// What a monitor's recording thread needs to know, fixed at `start`.
+struct RecordingContext: Sendable {
+    let directory: URL
+    let names: MonitorFileNames
+    let envInfo: PythonJSON
+    let framesPerSecond: Double
+    let encoding: VideoEncodingSettings
+    let report: @Sendable (MonitorError) -> Void
+    /// The statistics' lists, kept up to date by the recording thread.
+    let statistics: StatisticsMirror
+}
+
+/// Signals the end of a recording thread to any number of waiters, async or blocking.
+final class CompletionSignal: Sendable {
+    private struct State {
+        var finished = false
+        var error: MonitorError?
+        var waiters: [@Sendable () -> Void] = []
+    }
+
+    private let state = Mutex(State())
+
+    func complete(error: MonitorError?) {
+        let waiters = state.withLock { state -> [@Sendable () -> Void] in
+            state.finished = true
+            state.error = error
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    /// Runs `waiter` once the thread has finished (at once if it has).
+    private func whenFinished(_ waiter: @escaping @Sendable () -> Void) {
+        let finished = state.withLock { state -> Bool in
+            if !state.finished { state.waiters.append(waiter) }
+            return state.finished
+        }
+        if finished { waiter() }
+    }
+
+    private var error: MonitorError? { state.withLock { $0.error } }
+
+    func wait() async -> MonitorError? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenFinished { continuation.resume() }
+        }
+        return error
+    }
+
+    func waitBlocking() -> MonitorError? {
+        let semaphore = DispatchSemaphore(value: 0)
+        whenFinished { semaphore.signal() }
+        semaphore.wait()
+        return error
+    }
+}
+
+/// The body of a monitor's recording thread: encodes the filmed episodes' frames, finishes
+/// videos (temporary file, then rename), writes their metadata, the stats file and the
+/// manifest. It owns all of its state; the step path talks to it only through the queue.
+final class RecordingLoop {
+    /// A video being encoded, old gym's `VideoRecorder`.
+    private struct Video {
+        let episodeID: Int
+        var writer: H264VideoWriter?
+        var broken = false
+        var encoderStarted = false
+    }
+
+    private let context: RecordingContext
+    private let queue: RecordingQueue
+    private let completion: CompletionSignal
+    /// (video, metadata) basenames of finished videos, for the manifest.
+    private var videos: [(String, String)] = []
+    private var current: Video?
+    private var finalError: MonitorError?
+    /// The last failure to write the stats file or manifest, reported once until a write works.
+    private var lastWriteProblem: MonitorError?
+    /// Statistics changed since the files were last written.
+    private var unwritten = false
+    /// Earliest `MonitorClock.perfCounter()` of the next write at an episode end: at most one write per
+    /// `minimumWriteInterval`, and writing may take at most a tenth of the thread's time, so a
+    /// run of many short episodes neither wakes this thread at every episode nor spends a core
+    /// rewriting a large stats file. An episode's end reaches the files within that interval.
+    private var nextWriteTime = 0.0
+    static let writeDutyCycle = 0.1
+    static let minimumWriteInterval = 0.05
+
+    /// Starts the thread that runs the loop.
+    static func startThread(context: RecordingContext, queue: RecordingQueue, completion: CompletionSignal) {
+        let thread = Thread {
+            RecordingLoop(context: context, queue: queue, completion: completion).run()
+        }
+        thread.name = "gym-monitor-\(context.names.monitorID)"
+        thread.start()
+    }
+
+    private init(context: RecordingContext, queue: RecordingQueue, completion: CompletionSignal) {
+        self.context = context
+        self.queue = queue
+        self.completion = completion
+    }
+
+    private func run() {
+        while true {
+            if unwritten && MonitorClock.perfCounter() >= nextWriteTime {
+                writeFiles(final: false)  // a deferred write is due
+            }
+            guard let (job, arrived) = queue.pop(deadline: unwritten ? nextWriteTime : nil) else {
+                continue  // the deferred write is due
+            }
+            switch job {
+            case .beginVideo(let episodeID):
+                if current != nil { endVideo() }
+                current = Video(episodeID: episodeID)
+            case .frame(let frame):
+                encode(frame)
+            case .breakVideo(let reason):
+                breakVideo(reason: reason)
+            case .endVideo:
+                endVideo()
+            case .writeFiles(let final):
+                if let arrived { context.statistics.apply(arrived) }
+                unwritten = true
+                if final || MonitorClock.perfCounter() >= nextWriteTime {
+                    writeFiles(final: final)
+                }
+            case .stop:
+                if current != nil { endVideo() }
+                completion.complete(error: finalError)
+                return
+            }
+        }
+    }
+
+    // MARK: videos
+
+    private func encode(_ frame: QueuedFrame) {
+        var holdsSlot = true
+        defer { if holdsSlot { queue.recycle(frame.buffer) } }
+        guard var video = current, !video.broken else { return }
+        do throws(VideoEncodingError) {
+            if video.writer == nil {
+                video.encoderStarted = true
+                current = video
+                video.writer = try H264VideoWriter(
+                    path: temporaryVideoPath(video.episodeID), width: frame.width, height: frame.height,
+                    framesPerSecond: context.framesPerSecond, settings: context.encoding)
+                current = video
+            }
+            guard let writer = video.writer else { return }
+            guard writer.width == frame.width, writer.height == frame.height else {
+                throw .invalidFrame(
+                    "Your frame has shape (\(frame.height), \(frame.width), 3), but the VideoRecorder is "
+                        + "configured for shape (\(writer.height), \(writer.width), 3).")
+            }
+            try writer.stage(rgb: frame.pixels)
+            // The frame is in the encoder's own picture now: its slot is free for the step path.
+            holdsSlot = false
+            queue.recycle(frame.buffer)
+            try writer.encodeStaged()
+        } catch {
+            breakVideo(reason: error.message)
+        }
+    }
+
+    /// The video is dropped: old gym's `broken` recorder (file removed, metadata says so).
+    private func breakVideo(reason: String) {
+        guard var video = current, !video.broken else { return }
+        video.broken = true
+        video.writer?.abandon()
+        video.writer = nil
+        current = video
+        queue.markBroken(episodeID: video.episodeID)
+        context.report(.videoEncoding(episodeID: video.episodeID, reason: reason))
+    }
+
+    /// `VideoRecorder.close` followed by `Monitor._close_video_recorder`.
+    private func endVideo() {
+        guard var video = current else { return }
+        current = nil
+        defer { queue.releaseSpareBuffers() }
+        let videoName = context.names.video(episodeID: video.episodeID)
+        let metadataName = context.names.videoMetadata(episodeID: video.episodeID)
+        var metadata: [(String, PythonJSON)] = [
+            ("episode_id", .int(video.episodeID)),
+            ("content_type", .string("video/mp4")),
+        ]
+        if let writer = video.writer, !video.broken {
+            do throws(VideoEncodingError) {
+                try writer.finish()
+            } catch {
+                video.broken = true
+                writer.abandon()
+                context.report(.videoEncoding(episodeID: video.episodeID, reason: error.message))
+            }
+        }
+        if video.writer != nil, !video.broken {
+            do throws(MonitorError) {
+                try MonitorDirectory.rename(
+                    temporaryVideoPath(video.episodeID),
+                    to: context.directory.appendingPathComponent(videoName).path, name: videoName)
+            } catch {
+                video.broken = true
+                context.report(error)
+            }
+        }
+        if video.encoderStarted {
+            metadata.append(("encoder_version", encoderVersion(video.writer)))
+        } else {
+            metadata.append(("empty", .bool(true)))
+        }
+        if video.broken {
+            metadata.append(("broken", .bool(true)))
+        }
+        do {
+            try MonitorDirectory.writeAtomically(
+                PythonJSON.object(metadata).serialized(), named: metadataName, in: context.directory)
+        } catch {
+            context.report(error)
+        }
+        if !video.broken {
+            videos.append((videoName, metadataName))
+        }
+    }
+
+    private func temporaryVideoPath(_ episodeID: Int) -> String {
+        context.directory.appendingPathComponent(
+            MonitorFileNames.temporary(for: context.names.video(episodeID: episodeID))
+        ).path
+    }
+
+    /// The equivalent of 0.21's `ImageEncoder.version_info` for an in-process libavcodec encoder.
+    private func encoderVersion(_ writer: H264VideoWriter?) -> PythonJSON {
+        let settings = context.encoding
+        var options: [(String, PythonJSON)] = [
+            ("preset", .string(settings.preset)),
+            ("threads", .int(settings.threads)),
+        ]
+        if let crf = settings.constantRateFactor { options.append(("crf", .int(crf))) }
+        options += [
+            ("input_pix_fmt", .string("rgb24")),
+            ("pix_fmt", .string("yuv420p")),
+            ("frame_rate", .double(context.framesPerSecond)),
+            ("container", .string("mp4")),
+            ("movflags", .string("+faststart")),
+        ]
+        if let writer {
+            options += [
+                ("input_size", .string("\(writer.width)x\(writer.height)")),
+                ("size", .string("\(writer.encodedWidth)x\(writer.encodedHeight)")),
+            ]
+        }
+        return .object([
+            ("backend", .string("libavcodec")),
+            ("version", .string(H264VideoWriter.libraryVersions)),
+            ("encoder", .string(settings.encoder)),
+            ("encoder_build", writer?.encoderIdentification.map(PythonJSON.string) ?? .null),
+            ("options", .object(options)),
+        ])
+    }
+
+    // MARK: statistics and manifest
+
+    private func writeFiles(final: Bool) {
+        let start = MonitorClock.perfCounter()
+        defer {
+            unwritten = false
+            let end = MonitorClock.perfCounter()
+            nextWriteTime =
+                end + max(Self.minimumWriteInterval, (end - start) * (1 - Self.writeDutyCycle) / Self.writeDutyCycle)
+        }
+        do throws(MonitorError) {
+            try MonitorDirectory.writeAtomically(
+                context.statistics.snapshot().statsFileText(), named: context.names.stats, in: context.directory)
+            let manifest = PythonJSON.object([
+                ("stats", .string(context.names.stats)),
+                ("videos", .array(videos.map { .array([.string($0.0), .string($0.1)]) })),
+                ("env_info", context.envInfo),
+            ])
+            try MonitorDirectory.writeAtomically(
+                manifest.serialized(), named: context.names.manifest, in: context.directory)
+            lastWriteProblem = nil
+        } catch {
+            if error != lastWriteProblem { context.report(error) }
+            lastWriteProblem = error
+            if final { finalError = error }
+        }
+    }
+}
