@@ -13,7 +13,7 @@
  * through a return code, so no libpng error can unwind through Swift frames.
  */
 
-/* Return codes of gym_png_encode_rgb8 and gym_png_decode_rgb8. */
+/* Return codes of gym_png_encode_rgb8, gym_png_write_rgb8_zlib and gym_png_decode_rgb8. */
 #define GYM_PNG_OK 0
 #define GYM_PNG_BAD_ARGUMENT 1
 #define GYM_PNG_OUT_OF_MEMORY 2
@@ -62,18 +62,20 @@ static inline void gym_png_silent_warning(png_structp png, png_const_charp messa
 /*
  * Encodes an 8-bit RGB image (rows of `stride` bytes) as a PNG in memory.
  * `filter` is a PNG_FILTER_* mask (or PNG_NO_FILTERS), `level` a zlib level (0-9),
- * `strategy` a zlib strategy (Z_DEFAULT_STRATEGY, Z_RLE, ...).
+ * `strategy` a zlib strategy (Z_DEFAULT_STRATEGY, Z_RLE, ...), `mem_level` zlib's memory
+ * level (1-9: smaller hash tables are cheaper to slide on large flat images).
  * On success *out holds malloc'd bytes the caller frees with gym_png_free.
  */
 static inline int gym_png_encode_rgb8(const uint8_t *pixels, uint32_t width, uint32_t height,
                                       size_t stride, int level, int filter, int strategy,
-                                      uint8_t **out, size_t *out_count) {
+                                      int mem_level, uint8_t **out, size_t *out_count) {
     if (out == NULL || out_count == NULL) {
         return GYM_PNG_BAD_ARGUMENT;
     }
     *out = NULL;
     *out_count = 0;
-    if (pixels == NULL || width == 0 || height == 0 || stride < (size_t)width * 3) {
+    if (pixels == NULL || width == 0 || height == 0 || stride < (size_t)width * 3 ||
+        level < 0 || level > 9 || mem_level < 1 || mem_level > 9) {
         return GYM_PNG_BAD_ARGUMENT;
     }
 
@@ -85,7 +87,8 @@ static inline int gym_png_encode_rgb8(const uint8_t *pixels, uint32_t width, uin
         rows[y] = (png_bytep)(pixels + (size_t)y * stride);
     }
 
-    /* Guess the size: flat frames compress well, so a quarter of the raw size is plenty.
+    /* Guess the size: flat frames compress to a few percent of the raw size; the sink grows
+     * by doubling when the guess is short.
      * The sink lives on the heap and is reached through a volatile pointer, so its state
      * is well defined after a longjmp. */
     gym_png_sink *volatile sink = (gym_png_sink *)calloc(1, sizeof(gym_png_sink));
@@ -93,7 +96,7 @@ static inline int gym_png_encode_rgb8(const uint8_t *pixels, uint32_t width, uin
         free(rows);
         return GYM_PNG_OUT_OF_MEMORY;
     }
-    sink->capacity = (size_t)width * height * 3 / 4 + 1024;
+    sink->capacity = (size_t)width * height * 3 / 16 + 4096;
     sink->bytes = (uint8_t *)malloc(sink->capacity);
     if (sink->bytes == NULL) {
         free(sink);
@@ -132,11 +135,88 @@ static inline int gym_png_encode_rgb8(const uint8_t *pixels, uint32_t width, uin
     png_set_filter(png, PNG_FILTER_TYPE_BASE, filter);
     png_set_compression_level(png, level);
     png_set_compression_strategy(png, strategy);
+    png_set_compression_mem_level(png, mem_level);
     png_set_rows(png, info, rows);
     png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
 
     png_destroy_write_struct(&png, &info);
     free(rows);
+    *out = sink->bytes;
+    *out_count = sink->count;
+    free(sink);
+    return GYM_PNG_OK;
+}
+
+/*
+ * Writes an 8-bit RGB PNG of `width` x `height` pixels whose image data, the filtered scanlines
+ * as one zlib stream, the caller has already compressed (`zdata`, `zcount` bytes; see
+ * FastDeflate.swift): libpng writes the signature and IHDR (png_write_info), then the stream as
+ * IDAT chunks and an IEND chunk (png_write_chunk; png_write_end would refuse, since libpng did not
+ * write the IDAT itself). On success *out holds malloc'd bytes the caller frees with gym_png_free.
+ */
+static inline int gym_png_write_rgb8_zlib(uint32_t width, uint32_t height, const uint8_t *zdata,
+                                          size_t zcount, uint8_t **out, size_t *out_count) {
+    if (out == NULL || out_count == NULL) {
+        return GYM_PNG_BAD_ARGUMENT;
+    }
+    *out = NULL;
+    *out_count = 0;
+    if (zdata == NULL || zcount == 0 || width == 0 || height == 0 || width > PNG_UINT_31_MAX ||
+        height > PNG_UINT_31_MAX) {
+        return GYM_PNG_BAD_ARGUMENT;
+    }
+    /* Signature, IHDR, IEND and 12 bytes per IDAT chunk. */
+    size_t chunk_limit = (size_t)1 << 30;
+    size_t overhead = 8 + 25 + 12 + 12 * (zcount / chunk_limit + 1);
+    if (zcount > SIZE_MAX - overhead) {
+        return GYM_PNG_OUT_OF_MEMORY;
+    }
+    gym_png_sink *volatile sink = (gym_png_sink *)calloc(1, sizeof(gym_png_sink));
+    if (sink == NULL) {
+        return GYM_PNG_OUT_OF_MEMORY;
+    }
+    sink->capacity = zcount + overhead;
+    sink->bytes = (uint8_t *)malloc(sink->capacity);
+    if (sink->bytes == NULL) {
+        free(sink);
+        return GYM_PNG_OUT_OF_MEMORY;
+    }
+
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL,
+                                              gym_png_silent_warning);
+    if (png == NULL) {
+        free(sink->bytes);
+        free(sink);
+        return GYM_PNG_OUT_OF_MEMORY;
+    }
+    png_infop info = png_create_info_struct(png);
+    if (info == NULL) {
+        png_destroy_write_struct(&png, NULL);
+        free(sink->bytes);
+        free(sink);
+        return GYM_PNG_OUT_OF_MEMORY;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        int code = sink->failed ? GYM_PNG_OUT_OF_MEMORY : GYM_PNG_LIBPNG_ERROR;
+        png_destroy_write_struct(&png, &info);
+        free(sink->bytes);
+        free(sink);
+        return code;
+    }
+
+    png_set_write_fn(png, sink, gym_png_sink_write, gym_png_sink_flush);
+    png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    static const png_byte idat[5] = {'I', 'D', 'A', 'T', 0};
+    static const png_byte iend[5] = {'I', 'E', 'N', 'D', 0};
+    for (size_t offset = 0; offset < zcount; offset += chunk_limit) {
+        size_t length = zcount - offset < chunk_limit ? zcount - offset : chunk_limit;
+        png_write_chunk(png, idat, zdata + offset, length);
+    }
+    png_write_chunk(png, iend, NULL, 0);
+
+    png_destroy_write_struct(&png, &info);
     *out = sink->bytes;
     *out_count = sink->count;
     free(sink);
@@ -213,7 +293,7 @@ static inline int gym_png_decode_rgb8(const uint8_t *bytes, size_t count, uint64
     return GYM_PNG_OK;
 }
 
-/* Frees bytes returned by gym_png_encode_rgb8 and gym_png_decode_rgb8. */
+/* Frees bytes returned by gym_png_encode_rgb8, gym_png_write_rgb8_zlib and gym_png_decode_rgb8. */
 static inline void gym_png_free(void *bytes) { free(bytes); }
 
 #endif
