@@ -9,7 +9,7 @@ MONITOR_DIR ?= ./monitor
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: run build release deps deps-test venv test test-swift test-python bench clean
+.PHONY: run build release deps deps-test venv test test-python test-browser bench clean
 
 deps:
 	@scripts/install-deps.sh run
@@ -35,11 +35,17 @@ test: deps-test venv
 	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(SWIFT) test
 	$(MAKE) test-python
+	$(MAKE) test-browser
 
 test-python: release
-	$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
+	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
+		$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
 
-bench: deps-test venv
+# Headless Chromium opens the live view and the dashboard of a running release server.
+test-browser: release
+	python3 scripts/browser_test.py --server .build/release/gym-server
+
+bench: deps-test venv release
 	scripts/bench.sh
 
 clean:

@@ -6,7 +6,7 @@ set -euo pipefail
 mode="${1:-run}"
 packages=(pkg-config libpng-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev zlib1g-dev)
 if [ "$mode" = test ]; then
-    packages+=(ffmpeg python3-venv python3-pip chromium curl)
+    packages+=(ffmpeg python3-venv python3-pip chromium curl wrk)
 fi
 missing=()
 for p in "${packages[@]}"; do

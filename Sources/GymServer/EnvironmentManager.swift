@@ -1,5 +1,7 @@
+import Foundation
 import GymCore
 import GymEnvs
+import GymMonitor
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,10 +12,17 @@ import Synchronization
 /// through this one API, so they all see the same state.
 public final class EnvironmentManager: Sendable {
     public let registry: Registry
+    /// Where rendered frames and monitor files go (served on the files port).
+    public let monitorRoot: URL
+    /// Open monitors and the monitor-id counter of this process.
+    public let monitors = MonitorRegistry()
+    /// Frames for the live view.
+    public let frames = FrameHub()
     private let instances = Mutex<[String: EnvironmentInstance]>([:])
 
-    public init(registry: Registry = .gym) {
+    public init(registry: Registry = .gym, monitorRoot: URL) {
         self.registry = registry
+        self.monitorRoot = monitorRoot
     }
 
     // MARK: instances
@@ -30,7 +39,7 @@ public final class EnvironmentManager: Sendable {
                 id = String(UInt32.random(in: .min ... .max), radix: 16)
                 id = String(repeating: "0", count: 8 - id.count) + id
             } while table[id] != nil
-            let instance = EnvironmentInstance(id: id, environment: environment)
+            let instance = EnvironmentInstance(id: id, environment: environment, monitorRoot: monitorRoot, hub: frames)
             table[id] = instance
             return instance
         }
@@ -51,18 +60,45 @@ public final class EnvironmentManager: Sendable {
 
     public var count: Int { instances.withLock { $0.count } }
 
-    /// Closes an instance and forgets it.
-    public func close(_ id: String) throws(GymError) {
-        let removed = instances.withLock { $0.removeValue(forKey: id) }
-        guard removed != nil else { throw GymError("Instance_id \(id) unknown") }
+    /// Closes an instance, finishing its monitor, and forgets it.
+    public func close(_ id: String) async throws(GymError) {
+        guard let removed = instances.withLock({ $0.removeValue(forKey: id) }) else {
+            throw GymError("Instance_id \(id) unknown")
+        }
+        frames.instanceClosed(id)
+        try await removed.closeMonitor()
     }
 
-    /// Closes every instance (server shutdown).
-    public func closeAll() {
-        _ = instances.withLock { table in
+    /// Closes every instance and finishes every monitor: nothing recorded is lost on a clean stop.
+    public func closeAll() async {
+        let all = instances.withLock { table in
             let all = Array(table.values)
             table.removeAll()
             return all
         }
+        for instance in all {
+            frames.instanceClosed(instance.id)
+            try? await instance.closeMonitor()
+        }
+        await monitors.finishAll()
+    }
+
+    // MARK: monitors
+
+    /// `monitor/start/`: records the instance's episodes into `directory`, a path relative to the
+    /// monitor root (default `<instance_id>/simulation`); nothing outside the root is ever written.
+    public func startMonitor(
+        _ instance: EnvironmentInstance, directory: String?, force: Bool, resume: Bool, videoSchedule: VideoSchedule
+    ) throws(GymError) {
+        let relative = directory ?? "\(instance.id)/simulation"
+        let resolved: URL
+        do {
+            resolved = try MonitorRoot(monitorRoot).resolve(relative)
+        } catch {
+            throw GymError(error.message)
+        }
+        try instance.startMonitor(
+            directory: resolved, displayDirectory: relative, force: force, resume: resume,
+            videoSchedule: videoSchedule, registry: monitors)
     }
 }

@@ -30,11 +30,13 @@ public struct GymServerConfiguration: Sendable {
 }
 
 /// The router of the API on port 5000. `main` and the tests both build the server through here.
-public func buildAPIRouter(manager: EnvironmentManager, shutdown: ShutdownSwitch) -> Router<BasicRequestContext> {
+public func buildAPIRouter(manager: EnvironmentManager, shutdown: ShutdownSwitch, filesPort: Int = 8000) -> Router<BasicRequestContext> {
     let router = Router()
+    // The pages on the files port (another origin) read the API: GET /v1/envs/ on the dashboard.
+    router.middlewares.add(CORSMiddleware(allowOrigin: .all, allowHeaders: [.accept, .contentType], allowMethods: [.get, .post, .head, .options]))
     router.middlewares.add(JSONErrorMiddleware())
     var catalog = RouteCatalog()
-    EnvironmentRoutes(manager: manager, shutdown: shutdown).add(to: router, catalog: &catalog)
+    EnvironmentRoutes(manager: manager, shutdown: shutdown, filesPort: filesPort).add(to: router, catalog: &catalog)
     catalog.add("GET", "/v1/help", "Every route with its methods and a line of documentation.")
     let help = catalog.json
     router.get("/v1/help") { _, _ in Response.json(help) }
@@ -47,18 +49,21 @@ public func buildAPIApplication(
     logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: buildAPIRouter(manager: manager, shutdown: shutdown),
+        router: buildAPIRouter(manager: manager, shutdown: shutdown, filesPort: configuration.filesPort),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gym-server"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }
 
-/// The file server and web view (port 8000): the monitor root, read-only.
-public func buildFilesApplication(configuration: GymServerConfiguration, logger: Logger) -> some ApplicationProtocol {
-    let router = Router()
-    router.middlewares.add(FileMiddleware(configuration.monitorRoot.path, searchForIndexHtml: true, logger: logger))
+/// The file server and web view (port 8000): the monitor root, read-only, the dashboard at `/`,
+/// the live view at `/render.html` and its event stream (see `buildFilesRouter`). `frames` is the
+/// hub the step path publishes rendered frames to (`manager.frames`).
+public func buildFilesApplication(
+    configuration: GymServerConfiguration, manager: EnvironmentManager, frames: FrameHub, logger: Logger
+) -> some ApplicationProtocol {
+    let site = FilesSite(monitorRoot: configuration.monitorRoot, apiPort: configuration.port, apiHost: configuration.host)
     return Application(
-        router: router,
+        router: buildFilesRouter(site: site, manager: manager, frames: frames),
         configuration: .init(address: .hostname(configuration.host, port: configuration.filesPort), serverName: "gym-server"),
         onServerRunning: { channel in
             print("gym-server files: http://\(configuration.host):\(channel.localAddress?.port ?? configuration.filesPort)/ (monitor root \(configuration.monitorRoot.path))")
@@ -73,19 +78,19 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
     logger.logLevel = configuration.logLevel
     try FileManager.default.createDirectory(at: configuration.monitorRoot, withIntermediateDirectories: true)
 
-    let manager = EnvironmentManager()
+    let manager = EnvironmentManager(monitorRoot: configuration.monitorRoot)
     let shutdown = ShutdownSwitch(allowed: configuration.allowShutdown)
     let api = buildAPIApplication(
         configuration: configuration, manager: manager, shutdown: shutdown, logger: logger,
         onServerRunning: { port in print("gym-server API: http://\(configuration.host):\(port)/v1/help") })
     var services: [any Service] = [api]
     if configuration.filesPort != 0 {
-        services.append(buildFilesApplication(configuration: configuration, logger: logger))
+        services.append(buildFilesApplication(configuration: configuration, manager: manager, frames: manager.frames, logger: logger))
     }
     let group = ServiceGroup(
         configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     shutdown.onTrigger { Task { await group.triggerGracefulShutdown() } }
     try await group.run()
-    manager.closeAll()
+    await manager.closeAll()
     logger.info("gym-server stopped")
 }

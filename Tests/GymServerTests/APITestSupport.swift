@@ -17,13 +17,14 @@ struct APIAnswer {
 
 /// An API application on a fresh manager, driven in-process.
 struct APIHarness {
-    let manager = EnvironmentManager()
+    let manager: EnvironmentManager
     let shutdown: ShutdownSwitch
     let monitorRoot: URL
 
     init(allowShutdown: Bool = false) {
         shutdown = ShutdownSwitch(allowed: allowShutdown)
         monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-tests-\(UUID().uuidString)")
+        manager = EnvironmentManager(monitorRoot: monitorRoot)
     }
 
     var application: some ApplicationProtocol {

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The request context of port 8000: Hummingbird's basic context plus the connection, so that a
+/// live event stream notices at once when its browser goes away.
+public struct FilesRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// What port 8000 serves.
+public struct FilesSite: Sendable {
+    /// The directory served read-only: rendered frames and monitor files.
+    public var monitorRoot: URL
+    /// Where the pages find the API (`/config.json`): its port, and the host it listens on.
+    public var apiPort: Int
+    public var apiHost: String
+    /// Serve the pages from this directory instead of the copies built into the binary (for
+    /// working on them without rebuilding); `GYM_SERVER_WEB_DIR` sets it too.
+    public var webDirectory: URL?
+
+    public init(monitorRoot: URL, apiPort: Int = 5000, apiHost: String = "127.0.0.1", webDirectory: URL? = nil) {
+        self.monitorRoot = monitorRoot
+        self.apiPort = apiPort
+        self.apiHost = apiHost
+        self.webDirectory = webDirectory
+    }
+}
+
+/// The router of port 8000:
+///
+/// | path | what |
+/// | --- | --- |
+/// | `/`, `/index.html` | the dashboard (JSON listing of the root when `Accept` prefers JSON) |
+/// | `/render.html?instance_id=<id>` | one instance's frames, live |
+/// | `/_static/<file>` | the pages' scripts and styles (built into the binary) |
+/// | `/config.json` | where the API is, for the pages |
+/// | `/_live/events?instance_id=<id>` | Server-Sent Events: frames and status (see `LiveRoutes`) |
+/// | `/_live/<id>/frame.png` | an instance's newest frame |
+/// | `/_files/` | the listing of the monitor root (`/` being the dashboard) |
+/// | `/<path>` | the monitor root: listings, files, ranges, conditional requests |
+/// | `/<dir>.zip` | a directory of the monitor root as a zip archive |
+///
+/// Names the pages use begin with `_` or end in `.html`/`.json` at the top level, so they never
+/// shadow an instance directory (8 hex digits).
+public func buildFilesRouter(site: FilesSite, manager: EnvironmentManager, frames: FrameHub) -> Router<FilesRequestContext> {
+    let router = Router(context: FilesRequestContext.self)
+    let files = MonitorFiles<FilesRequestContext>(root: site.monitorRoot.path)
+    router.middlewares.add(files)
+    var webDirectory = site.webDirectory
+    if webDirectory == nil, let path = ProcessInfo.processInfo.environment["GYM_SERVER_WEB_DIR"], !path.isEmpty {
+        webDirectory = URL(fileURLWithPath: path)
+    }
+    WebRoutes(site: site, webDirectory: webDirectory, files: files).add(to: router)
+    LiveRoutes(manager: manager, frames: frames).add(to: router)
+    return router
+}

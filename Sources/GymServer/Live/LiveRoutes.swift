@@ -1,0 +1,202 @@
+import Foundation
+import GymCore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// The live view's routes on the files port (the pages' own origin):
+///
+/// - `GET /_live/events?instance_id=<id>[&instance_id=<id>...][&max_fps=<n>]`: Server-Sent Events.
+///   `hello` first (the instances' env ids), then a `frame` event whenever a watched instance has
+///   a new frame — JSON status with the PNG in base64 — and `closed` when an instance goes away.
+///   A client that reads slowly skips frames, never queues them; `max_fps` caps the rate (the
+///   dashboard's thumbnails ask for a few per second). While the stream is open the instances
+///   count as watched: the step path publishes the frames it renders, and `LiveRenderer` renders
+///   the others.
+/// - `GET /_live/<id>/frame.png`: the newest frame of an instance.
+struct LiveRoutes: Sendable {
+    let manager: EnvironmentManager
+    let frames: FrameHub
+    let renderer: LiveRenderer
+
+    static let maximumInstances = 64
+    /// How long a quiet stream waits before it sends a comment, so that proxies keep it open and
+    /// a vanished client is noticed.
+    static let keepAlive = Duration.seconds(2)
+
+    init(manager: EnvironmentManager, frames: FrameHub) {
+        self.manager = manager
+        self.frames = frames
+        self.renderer = LiveRenderer(manager: manager, frames: frames)
+    }
+
+    func add(to router: Router<FilesRequestContext>) {
+        let routes = self
+        router.get("/_live/events") { request, context in
+            try routes.events(request, context: context)
+        }
+        router.get("/_live/{instance_id}/frame.png") { _, context in
+            try routes.latestFrame(context.parameters.require("instance_id"))
+        }
+    }
+
+    static func isValidInstanceID(_ id: Substring) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
+    }
+
+    func events(_ request: Request, context: FilesRequestContext) throws -> Response {
+        let query = request.uri.queryParameters
+        var ids: [String] = []
+        for value in query[values: "instance_id"] {
+            for id in value.split(separator: ",", omittingEmptySubsequences: true) {
+                guard Self.isValidInstanceID(id) else {
+                    throw HTTPError(.badRequest, message: "'\(id.prefix(64))' is not an instance id\n")
+                }
+                if !ids.contains(String(id)) { ids.append(String(id)) }
+            }
+        }
+        guard !ids.isEmpty else {
+            throw HTTPError(.badRequest, message: "Say which instances to watch: /_live/events?instance_id=<id>\n")
+        }
+        guard ids.count <= Self.maximumInstances else {
+            throw HTTPError(.badRequest, message: "At most \(Self.maximumInstances) instances per stream\n")
+        }
+        var minimumInterval: Duration?
+        var maximumFPS = Double.infinity
+        if let text = query["max_fps"] {
+            guard let fps = Double(text), fps.isFinite, fps > 0 else {
+                throw HTTPError(.badRequest, message: "max_fps must be a positive number\n")
+            }
+            if fps < 1000 {
+                minimumInterval = .milliseconds(Int64(1000 / fps))
+                maximumFPS = fps
+            }
+        }
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream",
+            .cacheControl: "no-store",
+            HTTPField.Name("X-Accel-Buffering")!: "no",
+        ]
+        let routes = self
+        let channel = context.channel
+        let watched = ids
+        let interval = minimumInterval
+        let rate = maximumFPS
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await routes.stream(watched, minimumInterval: interval, maximumFPS: rate, channel: channel, writer: &writer)
+            })
+    }
+
+    private func stream(
+        _ ids: [String], minimumInterval: Duration?, maximumFPS: Double, channel: any Channel,
+        writer: inout any ResponseBodyWriter
+    ) async throws {
+        let subscription = frames.subscribe(Set(ids))
+        for id in ids { renderer.watch(id, maximumFPS: maximumFPS) }
+        defer {
+            subscription.cancel()
+            for id in ids { renderer.unwatch(id, maximumFPS: maximumFPS) }
+        }
+        // The client hung up: stop at once rather than at the next write.
+        channel.closeFuture.whenComplete { _ in subscription.cancel() }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.keepAlive)
+                subscription.ring()
+            }
+        }
+        defer { ticker.cancel() }
+
+        try await withGracefulShutdownHandler {
+            var buffer = ByteBuffer()
+            buffer.writeString("retry: 1000\n\n")
+            buffer.writeString(Self.event("hello", data: hello(ids)))
+            try await writer.write(buffer)
+            var lastWrite = ContinuousClock.now
+            for await _ in subscription.doorbell {
+                let pending = subscription.take()
+                if pending.isEmpty {
+                    if lastWrite.duration(to: .now) >= Self.keepAlive / 2 {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        lastWrite = .now
+                    }
+                    continue
+                }
+                var buffer = ByteBuffer()
+                for (id, item) in pending.sorted(by: { $0.key < $1.key }) {
+                    switch item {
+                    case .frame(let published):
+                        buffer.writeString(Self.frameEvent(id, published))
+                    case .closed:
+                        buffer.writeString(Self.event("closed", data: ["instance_id": .string(id)]))
+                    }
+                }
+                try await writer.write(buffer)
+                lastWrite = .now
+                if let minimumInterval {
+                    try await Task.sleep(for: minimumInterval)
+                }
+            }
+        } onGracefulShutdown: {
+            subscription.cancel()
+        }
+        try await writer.finish(nil)
+    }
+
+    private func hello(_ ids: [String]) -> JSON {
+        var instances: [String: JSON] = [:]
+        for id in ids {
+            if let instance = try? manager.instance(id) {
+                let fps = instance.withEnvironment { $0.env.renderFPS }
+                instances[id] = ["env_id": .string(instance.envID), "render_fps": .int(fps)]
+            } else {
+                instances[id] = .null
+            }
+        }
+        return ["instances": .object(instances)]
+    }
+
+    static func event(_ name: String, id: UInt64? = nil, data: JSON) -> String {
+        var text = "event: \(name)\n"
+        if let id { text += "id: \(id)\n" }
+        text += "data: " + JSONWriter.string(data) + "\n\n"
+        return text
+    }
+
+    static func frameEvent(_ instanceID: String, _ published: FrameHub.Published) -> String {
+        let frame = published.frame
+        let status: JSON = [
+            "instance_id": .string(instanceID),
+            "env_id": .string(frame.envID),
+            "episode": .int(frame.episode),
+            "step": .int(frame.step),
+            "episode_reward": frame.episodeReward.isFinite ? .double(frame.episodeReward) : .null,
+            "frame_number": frame.frameNumber.map(JSON.int) ?? .null,
+            "seq": .int(Int(truncatingIfNeeded: published.sequence)),
+            "png": .string(Data(frame.png).base64EncodedString()),
+        ]
+        return event("frame", id: published.sequence, data: status)
+    }
+
+    func latestFrame(_ instanceID: String) throws -> Response {
+        guard Self.isValidInstanceID(instanceID[...]), let published = frames.latestPublished(instanceID) else {
+            throw HTTPError(.notFound)
+        }
+        var buffer = ByteBuffer()
+        buffer.writeBytes(published.frame.png)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "image/png", .cacheControl: "no-store", .eTag: "\"frame-\(published.sequence)\"",
+                .contentLength: String(buffer.readableBytes),
+            ],
+            body: ResponseBody(byteBuffer: buffer))
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each printing ratios against a reference measured in the same run.
+#   1. frames: rasterise + PNG per environment vs Gymnasium + pygame + Pillow (scripts/bench_render.sh)
+#   2. the monitor: H.264 encode rate, recordStep cost filming / not filming (scripts/monitor_bench.sh)
+#   3. the API: REST steps per second, plain / render: true / with a monitor recording (scripts/bench_api.py)
+# The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=".venv/bench"
+if [ ! -f "$venv/.done" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "gymnasium==1.4.0" pygame numpy pillow
+    touch "$venv/.done"
+fi
+swift build -c release --product gym-server
+
+echo "=== 1. frames"
+PYTHON="$PWD/$venv/bin/python" scripts/bench_render.sh
+echo "=== 2. monitor"
+scripts/monitor_bench.sh 2>&1 | grep -E '^(bench|monitor-bench)|ratio|frames/s|ns|µs' || true
+echo "=== 3. API"
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+"$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server
