@@ -54,21 +54,49 @@ public final class EnvironmentInstance: Sendable {
 
     /// `reset`: `{observation, info}`, plus `render` naming the frame written when asked.
     public func reset(seed: UInt64?, options: [String: JSON]?, render: Bool) throws(GymError) -> JSON {
+        try advance(.reset, render: render) { (env) throws(GymError) in
+            let (observation, info) = try env.reset(seed: seed, options: options)
+            return (["observation": observationSpace.json(observation), "info": .object(info)], nil)
+        }
+    }
+
+    /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`.
+    public func step(action: JSON, render: Bool) throws(GymError) -> JSON {
+        try advance(.step, render: render) { (env) throws(GymError) in
+            let result = try env.step(json: action)
+            let answer: [String: JSON] = [
+                "observation": observationSpace.json(result.observation),
+                "reward": .double(result.reward),
+                "done": .bool(result.done),
+                "terminated": .bool(result.terminated),
+                "truncated": .bool(result.truncated),
+                "info": .object(result.info),
+            ]
+            return (answer, (result.reward, result.done))
+        }
+    }
+
+    private enum Transition { case reset, step }
+
+    /// A reset or step under the lock, with what goes with it: old gym's monitor checks before,
+    /// then the frame when the client asked for it or the monitor films this episode, the
+    /// monitor's record, the file under rendered/; the live view gets the frame after the lock.
+    private func advance(
+        _ transition: Transition, render: Bool,
+        _ body: (inout WrappedEnvironment) throws(GymError) -> ([String: JSON], (reward: Double, done: Bool)?)
+    ) throws(GymError) -> JSON {
         let (answer, live) = try state.withLock { (state) throws(GymError) -> (JSON, LiveFrame?) in
             let recorder = state.recorder
-            if let recorder { try Self.monitorCheck { () throws(MonitorError) in try recorder.checkReset() } }
-            let (observation, info) = try state.environment.reset(seed: seed, options: options)
-            state.stepCounter += 1
-            var answer: [String: JSON] = ["observation": observationSpace.json(observation), "info": .object(info)]
-            let filming = recorder?.needsResetFrame ?? false
-            let frame = render || filming ? try state.environment.renderFrame() : nil
             if let recorder {
-                if filming, let frame {
-                    frame.withUnsafeBytes { recorder.recordReset(frame: $0, width: frame.width, height: frame.height) }
-                } else {
-                    recorder.recordReset()
+                try Self.monitorCheck { () throws(MonitorError) in
+                    transition == .reset ? try recorder.checkReset() : try recorder.checkStep()
                 }
             }
+            var (answer, outcome) = try body(&state.environment)
+            state.stepCounter += 1
+            let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
+            let frame = render || filming ? try state.environment.renderFrame() : nil
+            if let recorder { Self.record(outcome, frame: filming ? frame : nil, to: recorder) }
             var live: LiveFrame?
             if render, let frame {
                 let written = try write(frame, &state)
@@ -81,42 +109,19 @@ public final class EnvironmentInstance: Sendable {
         return answer
     }
 
-    /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`.
-    public func step(action: JSON, render: Bool) throws(GymError) -> JSON {
-        let (answer, live) = try state.withLock { (state) throws(GymError) -> (JSON, LiveFrame?) in
-            let recorder = state.recorder
-            if let recorder { try Self.monitorCheck { () throws(MonitorError) in try recorder.checkStep() } }
-            let result = try state.environment.step(json: action)
-            state.stepCounter += 1
-            var answer: [String: JSON] = [
-                "observation": observationSpace.json(result.observation),
-                "reward": .double(result.reward),
-                "done": .bool(result.done),
-                "terminated": .bool(result.terminated),
-                "truncated": .bool(result.truncated),
-                "info": .object(result.info),
-            ]
-            let filming = recorder?.needsStepFrame ?? false
-            let frame = render || filming ? try state.environment.renderFrame() : nil
-            if let recorder {
-                if filming, let frame {
-                    frame.withUnsafeBytes {
-                        recorder.recordStep(reward: result.reward, done: result.done, frame: $0, width: frame.width, height: frame.height)
-                    }
-                } else {
-                    recorder.recordStep(reward: result.reward, done: result.done)
-                }
-            }
-            var live: LiveFrame?
-            if render, let frame {
-                let written = try write(frame, &state)
-                answer["render"] = .string("successfully rendered: " + written.name)
-                live = written.live
-            }
-            return (.object(answer), live)
+    /// Tells the monitor about a reset (no outcome) or a step, with the frame when it films.
+    private static func record(_ outcome: (reward: Double, done: Bool)?, frame: Canvas?, to recorder: EpisodeRecorder) {
+        guard let frame else {
+            if let outcome { recorder.recordStep(reward: outcome.reward, done: outcome.done) } else { recorder.recordReset() }
+            return
         }
-        if let live { hub?.publish(id, frame: live) }
-        return answer
+        frame.withUnsafeBytes { pixels in
+            if let outcome {
+                recorder.recordStep(reward: outcome.reward, done: outcome.done, frame: pixels, width: frame.width, height: frame.height)
+            } else {
+                recorder.recordReset(frame: pixels, width: frame.width, height: frame.height)
+            }
+        }
     }
 
     // MARK: the monitor
