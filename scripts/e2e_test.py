@@ -297,10 +297,33 @@ def openai_client_monitor(server):
     expect_error(c.post(f"/v1/envs/{iid}/monitor/start/", {"directory": "../outside", "force": True}), contains=[".."])
 
 
-@check("SIGTERM stops the server cleanly")
+@check("SIGTERM stops the server cleanly, finishing the monitor's open video and writing its manifest")
 def clean_stop(server):
+    c = Client(server.base)
+    iid = c.ok(c.post("/v1/envs/", {"env_id": "CartPole-v1"}))["instance_id"]
+    c.ok(c.post(f"/v1/envs/{iid}/monitor/start/", {"directory": "e2e-shutdown"}))
+    c.ok(c.post(f"/v1/envs/{iid}/reset/", {"seed": 2}))
+    length = 0
+    while not c.ok(c.post(f"/v1/envs/{iid}/step/", {"action": length % 2}))["done"]:
+        length += 1
+    length += 1
+    c.ok(c.post(f"/v1/envs/{iid}/reset/", None))
+    for _ in range(3):  # episode 1, filmed too, left running
+        c.ok(c.post(f"/v1/envs/{iid}/step/", {"action": 0}))
     code = server.stop()
     assert code == 0, f"exit code {code}"
+    directory = os.path.join(server.monitor_dir, "e2e-shutdown")
+    files = sorted(os.listdir(directory))
+    assert not [f for f in files if f.endswith(".tmp") or f.startswith(".")], files
+    manifest = json.load(open(os.path.join(directory, next(f for f in files if f.endswith(".manifest.json")))))
+    stats = json.load(open(os.path.join(directory, manifest["stats"])))
+    assert stats["episode_lengths"] == [length], stats
+    videos = [f for f in files if f.endswith(".mp4")]
+    assert any(v.endswith("video000000.mp4") for v in videos), files
+    info = ffprobe(os.path.join(directory, next(v for v in videos if v.endswith("video000000.mp4"))))
+    assert int(info["nb_read_frames"]) == length + 1, (info, length)
+    for video in videos:  # every video the monitor wrote plays to its end
+        assert int(ffprobe(os.path.join(directory, video))["nb_read_frames"]) > 0, video
 
 
 def main():
