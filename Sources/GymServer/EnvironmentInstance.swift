@@ -80,12 +80,12 @@ public final class EnvironmentInstance: Sendable {
 
     /// A reset or step under the lock, with what goes with it: old gym's monitor checks before,
     /// then the frame when the client asked for it or the monitor films this episode, the
-    /// monitor's record, the file under rendered/; the live view gets the frame after the lock.
+    /// monitor's record, the file under rendered/ and the live view's copy.
     private func advance(
         _ transition: Transition, render: Bool,
         _ body: (inout WrappedEnvironment) throws(GymError) -> ([String: JSON], (reward: Double, done: Bool)?)
     ) throws(GymError) -> JSON {
-        let (answer, live) = try state.withLock { (state) throws(GymError) -> (JSON, LiveFrame?) in
+        try state.withLock { (state) throws(GymError) -> JSON in
             let recorder = state.recorder
             if let recorder {
                 try Self.monitorCheck { () throws(MonitorError) in
@@ -97,16 +97,15 @@ public final class EnvironmentInstance: Sendable {
             let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
             let frame = render || filming ? try state.environment.renderFrame() : nil
             if let recorder { Self.record(outcome, frame: filming ? frame : nil, to: recorder) }
-            var live: LiveFrame?
             if render, let frame {
                 let written = try write(frame, &state)
                 answer["render"] = .string("successfully rendered: " + written.name)
-                live = written.live
+                // Published under the lock: the live renderer, which reads the step counter
+                // under this lock, sees the new count only together with this frame.
+                if let live = written.live { hub?.publish(id, frame: live) }
             }
-            return (.object(answer), live)
+            return .object(answer)
         }
-        if let live { hub?.publish(id, frame: live) }
-        return answer
     }
 
     /// Tells the monitor about a reset (no outcome) or a step, with the frame when it films.

@@ -84,17 +84,18 @@ final class LiveRenderer: Sendable {
             let fps = max(min(renderFPS, wantedFPS(instanceID)), Double(Self.fpsRange.lowerBound))
             let interval = Duration.milliseconds(Int64((1000 / fps).rounded()))
 
+            // The counter first: a step that rendered published its frame under the same lock as
+            // it counted, so a count that moved comes with the client's frame already in the hub.
+            let counter = instance.stepCounter
             let sequence = frames.latestSequence(instanceID)
             if sequence != seenSequence {
                 // The client renders (render: true): its frames are flowing, add none.
                 seenSequence = sequence
-            } else {
-                let counter = instance.stepCounter
-                if counter != lastCounter {
-                    lastCounter = counter
-                    if let frame = try? instance.renderLiveFrame() {
-                        seenSequence = frames.publishNumbered(instanceID, frame: frame)
-                    }
+                lastCounter = counter
+            } else if counter != lastCounter {
+                lastCounter = counter
+                if let frame = try? instance.renderLiveFrame() {
+                    seenSequence = frames.publishNumbered(instanceID, frame: frame)
                 }
             }
             try? await Task.sleep(for: interval)
