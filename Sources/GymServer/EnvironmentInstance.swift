@@ -100,8 +100,8 @@ public final class EnvironmentInstance: Sendable {
             if render, let frame {
                 let written = try write(frame, &state)
                 answer["render"] = .string("successfully rendered: " + written.name)
-                // Published under the lock: the live renderer, which reads the step counter
-                // under this lock, sees the new count only together with this frame.
+                // Published under the lock, so the live renderer never finds this state without
+                // its frame and draws it a second time.
                 if let live = written.live { hub?.publish(id, frame: live) }
             }
             return .object(answer)
@@ -207,7 +207,7 @@ public final class EnvironmentInstance: Sendable {
         let env = state.environment
         return (name, LiveFrame(
             png: png, envID: envID, episode: env.resets - 1, step: env.elapsedSteps,
-            episodeReward: env.episodeReward, frameNumber: number))
+            episodeReward: env.episodeReward, frameNumber: number, stateCount: state.stepCounter))
     }
 
     // MARK: the live view
@@ -221,11 +221,11 @@ public final class EnvironmentInstance: Sendable {
     /// reset. The environment is copied under the lock and drawn and encoded outside it, so steps
     /// never wait on the live view.
     public func renderLiveFrame() throws(GymError) -> LiveFrame {
-        let env = state.withLock { $0.environment }
+        let (env, count) = state.withLock { ($0.environment, $0.stepCounter) }
         let canvas = try env.renderFrame()
         return LiveFrame(
             png: try Self.encode(canvas), envID: env.id, episode: env.resets - 1, step: env.elapsedSteps,
-            episodeReward: env.episodeReward)
+            episodeReward: env.episodeReward, stateCount: count)
     }
 
     static func encode(_ canvas: Canvas) throws(GymError) -> [UInt8] {

@@ -20,6 +20,22 @@ struct LiveTests {
         #expect(!hub.hasViewers("a"))
     }
 
+    @Test("the hub never steps the picture back to an older state")
+    func olderStatesDropped() {
+        let hub = FrameHub()
+        var newer = Self.frame(5, step: 5)
+        newer.stateCount = 6
+        var older = Self.frame(4, step: 4)
+        older.stateCount = 5
+        hub.publish("a", frame: newer)
+        hub.publish("a", frame: older)  // drawn by the live renderer before the client's step
+        #expect(hub.latestFrame("a")?.step == 5)
+        var same = Self.frame(6, step: 5)
+        same.stateCount = 6
+        hub.publish("a", frame: same)  // the same state again is fine
+        #expect(hub.latestFrame("a")?.png.last == 6)
+    }
+
     @Test("an event stream receives published frames at once; hasViewers is true while it is open, false after")
     func eventStream() async throws {
         let fixture = try FilesFixture()

@@ -15,14 +15,20 @@ public struct LiveFrame: Sendable {
     public var episodeReward: Double
     /// `n` of `rendered/<n>.png` when this frame was also written to disk.
     public var frameNumber: Int?
+    /// The instance's reset-plus-step count when the frame was drawn: which state it shows.
+    public var stateCount: Int?
 
-    public init(png: [UInt8], envID: String, episode: Int, step: Int, episodeReward: Double, frameNumber: Int? = nil) {
+    public init(
+        png: [UInt8], envID: String, episode: Int, step: Int, episodeReward: Double, frameNumber: Int? = nil,
+        stateCount: Int? = nil
+    ) {
         self.png = png
         self.envID = envID
         self.episode = episode
         self.step = step
         self.episodeReward = episodeReward
         self.frameNumber = frameNumber
+        self.stateCount = stateCount
     }
 }
 
@@ -79,26 +85,26 @@ public final class FrameHub: Sendable {
 
     /// A frame just rendered for `instanceID` (PNG bytes) with the instance's status.
     public func publish(_ instanceID: String, frame: LiveFrame) {
-        _ = publishNumbered(instanceID, frame: frame)
-    }
-
-    /// Publishes and returns the frame's sequence number.
-    @discardableResult
-    func publishNumbered(_ instanceID: String, frame: LiveFrame) -> UInt64 {
-        let (sequence, doorbells) = state.withLock { state -> (UInt64, [AsyncStream<Void>.Continuation]) in
+        let doorbells = state.withLock { state -> [AsyncStream<Void>.Continuation] in
+            // A frame of an older state than the one shown (the live renderer drew it while a
+            // step rendered a newer one) would step the picture back: drop it.
+            if let latest = state.latest[instanceID], let shown = latest.frame.stateCount,
+                let count = frame.stateCount, count < shown
+            {
+                return []
+            }
             state.nextSequence += 1
             let published = Published(sequence: state.nextSequence, frame: frame)
             state.latest[instanceID] = published
-            guard let keys = state.watchers[instanceID] else { return (published.sequence, []) }
+            guard let keys = state.watchers[instanceID] else { return [] }
             var doorbells: [AsyncStream<Void>.Continuation] = []
             for key in keys {
                 state.viewers[key]?.pending[instanceID] = .frame(published)
                 if let doorbell = state.viewers[key]?.doorbell { doorbells.append(doorbell) }
             }
-            return (published.sequence, doorbells)
+            return doorbells
         }
         for doorbell in doorbells { doorbell.yield() }
-        return sequence
     }
 
     /// The instance is gone: forget its last frame and tell its viewers.
@@ -121,9 +127,9 @@ public final class FrameHub: Sendable {
         state.withLock { $0.latest[instanceID]?.frame }
     }
 
-    /// The sequence number of the newest frame of `instanceID` (0 when none).
-    func latestSequence(_ instanceID: String) -> UInt64 {
-        state.withLock { $0.latest[instanceID]?.sequence ?? 0 }
+    /// The state count of the newest frame of `instanceID` (nil when none, or not known).
+    func latestStateCount(_ instanceID: String) -> Int? {
+        state.withLock { $0.latest[instanceID]?.frame.stateCount }
     }
 
     func latestPublished(_ instanceID: String) -> Published? {

@@ -65,15 +65,12 @@ final class LiveRenderer: Sendable {
     }
 
     private func run(_ instanceID: String) async {
-        var lastCounter: Int?
-        var seenSequence = frames.latestSequence(instanceID)
         var wasPresent = false
         while !Task.isCancelled {
             guard let instance = try? manager.instance(instanceID) else {
                 // Not created yet, or closed: say so once, then look again now and then.
                 if wasPresent { frames.instanceClosed(instanceID) }
                 wasPresent = false
-                lastCounter = nil
                 try? await Task.sleep(for: .milliseconds(500))
                 continue
             }
@@ -84,19 +81,12 @@ final class LiveRenderer: Sendable {
             let fps = max(min(renderFPS, wantedFPS(instanceID)), Double(Self.fpsRange.lowerBound))
             let interval = Duration.milliseconds(Int64((1000 / fps).rounded()))
 
-            // The counter first: a step that rendered published its frame under the same lock as
-            // it counted, so a count that moved comes with the client's frame already in the hub.
-            let counter = instance.stepCounter
-            let sequence = frames.latestSequence(instanceID)
-            if sequence != seenSequence {
-                // The client renders (render: true): its frames are flowing, add none.
-                seenSequence = sequence
-                lastCounter = counter
-            } else if counter != lastCounter {
-                lastCounter = counter
-                if let frame = try? instance.renderLiveFrame() {
-                    seenSequence = frames.publishNumbered(instanceID, frame: frame)
-                }
+            // Draw when the newest frame in the hub shows an older state than the instance's
+            // (a client that renders with render: true keeps it current by itself).
+            if instance.stepCounter > frames.latestStateCount(instanceID) ?? -1,
+                let frame = try? instance.renderLiveFrame()
+            {
+                frames.publish(instanceID, frame: frame)
             }
             try? await Task.sleep(for: interval)
         }
