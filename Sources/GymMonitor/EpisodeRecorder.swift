@@ -218,26 +218,31 @@ public final class EpisodeRecorder: Sendable {
     }
 
     /// The environment was reset; `frame` is its first picture (`height` rows of `width` RGB24
-    /// pixels), used only when `needsResetFrame`.
+    /// pixels), used only when `needsResetFrame`. The array is queued as it is, without a copy
+    /// (e.g. a freshly rendered `Canvas`'s `pixels`): the cheapest way to hand a frame over.
     public func recordReset(frame: [UInt8], width: Int, height: Int) {
-        frame.withUnsafeBytes { recordReset(frame: $0, width: width, height: height) }
+        recordReset(source: .array(frame), width: width, height: height)
     }
 
     /// The environment was reset; `frame` (nil if none was rendered) is copied if it is needed.
     /// Call `checkReset` first: without it, a reset in the middle of an episode silently drops
     /// that episode (old gym refused such a reset).
     public func recordReset(frame: UnsafeRawBufferPointer?, width: Int, height: Int) {
+        recordReset(source: frame.map(FrameSource.bytes), width: width, height: height)
+    }
+
+    private func recordReset(source frame: FrameSource?, width: Int, height: Int) {
         state.withLock { state in
             guard !state.closed else { return }
             // before_reset (its check is `checkReset`) and after_reset.
             state.stats.beforeReset(now: clock)
             state.stats.afterReset()
             // reset_video_recorder: close the previous recorder, open the next one.
+            let episodeID = state.episodeID
             if state.filming != nil {
-                queue.push(.endVideo)
+                queue.push(.endVideo(keepEncoder: videoSchedule.shouldRecord(episode: episodeID)))
                 state.filming = nil
             }
-            let episodeID = state.episodeID
             if videoSchedule.shouldRecord(episode: episodeID) {
                 queue.push(.beginVideo(episodeID: episodeID))
                 state.filming = Filming(episodeID: episodeID)
@@ -254,15 +259,22 @@ public final class EpisodeRecorder: Sendable {
     }
 
     /// The environment stepped; `frame` is the picture after the step, used if `needsStepFrame`.
+    /// The array is queued as it is, without a copy (e.g. a freshly rendered `Canvas`'s
+    /// `pixels`): the cheapest way to hand a frame over. Writing to the array afterwards is
+    /// fine (it is a value) but copies it while the recorder still holds it.
     public func recordStep(reward: Double, done: Bool, frame: [UInt8], width: Int, height: Int) {
-        frame.withUnsafeBytes { recordStep(reward: reward, done: done, frame: $0, width: width, height: height) }
+        recordStep(reward: reward, done: done, source: .array(frame), width: width, height: height)
     }
 
     /// The environment stepped (`done` is `terminated || truncated`). When `done`, the episode
     /// is saved, and its video (if filmed) is finished and the stats file and manifest are
     /// rewritten on the recording thread. A step before any reset is ignored (`checkStep`
-    /// refuses it).
+    /// refuses it). `frame` (nil if none was rendered) is copied if it is needed.
     public func recordStep(reward: Double, done: Bool, frame: UnsafeRawBufferPointer?, width: Int, height: Int) {
+        recordStep(reward: reward, done: done, source: frame.map(FrameSource.bytes), width: width, height: height)
+    }
+
+    private func recordStep(reward: Double, done: Bool, source frame: FrameSource?, width: Int, height: Int) {
         state.withLock { state in
             guard !state.closed, state.stats.steps != nil else { return }
             let saved = state.stats.recordStep(reward: reward, done: done, now: clock)
@@ -273,7 +285,9 @@ public final class EpisodeRecorder: Sendable {
                 // No frame can follow `done` (checkStep refuses the step), so the video is
                 // complete now; old gym closed it at the next reset, with the same content.
                 if state.filming != nil {
-                    queue.push(.endVideo)
+                    // `episodeID` is the next episode's: if it is filmed too, its video goes on
+                    // with this one's encoder.
+                    queue.push(.endVideo(keepEncoder: videoSchedule.shouldRecord(episode: state.episodeID)))
                     state.filming = nil
                 }
                 queue.pushStatistics(state.stats.takeUpdate(), final: false)
@@ -283,7 +297,7 @@ public final class EpisodeRecorder: Sendable {
 
     /// Adds a frame to the filmed episode's video, or marks the video broken (old gym: a
     /// render that returned None, or a frame of another shape).
-    private func capture(_ frame: UnsafeRawBufferPointer?, width: Int, height: Int, into state: inout State) {
+    private func capture(_ frame: FrameSource?, width: Int, height: Int, into state: inout State) {
         guard var filming = state.filming, !filming.broken else { return }
         defer { state.filming = filming }
         var problem: String?
@@ -307,8 +321,28 @@ public final class EpisodeRecorder: Sendable {
         guard let frame else { return }
         filming.width = width
         filming.height = height
-        if !queue.pushFrame(copying: frame, width: width, height: height, episodeID: filming.episodeID) {
+        let queued: Bool
+        switch frame {
+        case .bytes(let bytes):
+            queued = queue.pushFrame(copying: bytes, width: width, height: height, episodeID: filming.episodeID)
+        case .array(let pixels):
+            queued = queue.pushFrame(keeping: pixels, width: width, height: height, episodeID: filming.episodeID)
+        }
+        if !queued {
             filming.broken = true
+        }
+    }
+
+    /// A frame as the caller gave it: memory of its own (copied if needed) or an array (kept).
+    private enum FrameSource {
+        case bytes(UnsafeRawBufferPointer)
+        case array([UInt8])
+
+        var count: Int {
+            switch self {
+            case .bytes(let bytes): bytes.count
+            case .array(let pixels): pixels.count
+            }
         }
     }
 
@@ -360,7 +394,7 @@ public final class EpisodeRecorder: Sendable {
             guard !state.closed else { return false }
             state.closed = true
             if state.filming != nil {
-                queue.push(.endVideo)
+                queue.push(.endVideo(keepEncoder: false))
                 state.filming = nil
             }
             queue.pushStatistics(state.stats.takeUpdate(), final: true)

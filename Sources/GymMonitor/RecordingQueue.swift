@@ -15,13 +15,27 @@ final class FrameBuffer: @unchecked Sendable {
     }
 }
 
-/// An RGB24 frame copied out of the caller's buffer, travelling to the recording thread.
+/// An RGB24 frame travelling to the recording thread: copied out of the caller's memory into
+/// a pooled buffer, or an array of the caller's kept as it is (arrays are values: the caller
+/// cannot change what the recorder holds, and no copy is made unless the caller writes to its
+/// array while the recorder still holds it).
 struct QueuedFrame: Sendable {
-    let buffer: FrameBuffer
+    enum Storage: Sendable {
+        case pooled(FrameBuffer)
+        case array([UInt8])
+    }
+
+    let storage: Storage
     let width: Int
     let height: Int
 
-    var pixels: UnsafeRawBufferPointer { UnsafeRawBufferPointer(buffer.bytes) }
+    /// Runs `body` over the frame's bytes.
+    func withPixels(_ body: (UnsafeRawBufferPointer) -> Void) {
+        switch storage {
+        case .pooled(let buffer): body(UnsafeRawBufferPointer(buffer.bytes))
+        case .array(let pixels): pixels.withUnsafeBytes(body)
+        }
+    }
 }
 
 /// Work for a monitor's recording thread, in the order the step path produced it.
@@ -32,7 +46,9 @@ enum RecordingJob: Sendable {
     /// The caller could not provide a frame (old gym: render returned None): the video is broken.
     case breakVideo(reason: String)
     /// The filmed episode ended (or the monitor closed): finish and list the video.
-    case endVideo
+    /// `keepEncoder`: the next episode is filmed too, so the encoder and the frame buffers are
+    /// kept for its video rather than freed.
+    case endVideo(keepEncoder: Bool)
     /// Take the statistics that arrived (`RecordingQueue.pushStatistics`), then write the stats
     /// file and the manifest. `final` marks the write at close. At most one non-final write
     /// waits in the queue: later statistics join it.
@@ -47,6 +63,13 @@ enum RecordingJob: Sendable {
 /// occupies a slot from `pushFrame` until the recording thread has converted it and given its
 /// buffer back, so memory stays at `frameCapacity` frames and buffers are reused rather than
 /// allocated per step. `pushFrame` waits only when every slot is taken.
+///
+/// Wake-ups come in batches: an idle recording thread is woken once `wakeBatch` frames wait
+/// (or at once for any other job: the end of a video, statistics, close), and a step path
+/// waiting for a slot once `wakeBatch` slots are free. A thread that wakes for a few frames
+/// in a row, rather than one, spends markedly less CPU per frame (its caches and the encoder's
+/// stay warm), and neither side sleeps and wakes at every frame. Frames never wait for long:
+/// an episode's last frame is followed by the end of its video.
 final class RecordingQueue: @unchecked Sendable {
     // Everything below is guarded by `condition` (an NSCondition owns its mutex). The recording
     // thread waits on it for jobs and the step path for free slots, so changes are broadcast.
@@ -54,6 +77,8 @@ final class RecordingQueue: @unchecked Sendable {
     private var jobs: [RecordingJob] = []
     private var head = 0
     private var framesOutstanding = 0
+    /// Frames in `jobs` not yet taken by the recording thread.
+    private var framesQueued = 0
     private var spareBuffers: [FrameBuffer] = []
     /// Statistics not yet taken by the recording thread, and whether a write for them is queued.
     private var pendingStatistics = StatisticsUpdate()
@@ -71,9 +96,13 @@ final class RecordingQueue: @unchecked Sendable {
     }
 
     let frameCapacity: Int
+    /// Frames (or free slots) that wake a waiting recording thread (or step path): 4 with the
+    /// default 16 slots, 1 (every frame) for queues of fewer than 8.
+    let wakeBatch: Int
 
     init(frameCapacity: Int) {
         self.frameCapacity = max(1, frameCapacity)
+        self.wakeBatch = max(1, min(4, self.frameCapacity / 4))
     }
 
     // MARK: step path
@@ -107,32 +136,50 @@ final class RecordingQueue: @unchecked Sendable {
     /// Returns false (and queues nothing) if the recording thread has given up on the video of
     /// `episodeID`, so the caller can stop rendering frames for it.
     func pushFrame(copying bytes: UnsafeRawBufferPointer, width: Int, height: Int, episodeID: Int) -> Bool {
+        let slot = takeSlot(episodeID: episodeID, wantsBuffer: true)
+        guard slot.granted else { return false }
+        let frameBuffer =
+            slot.spare.flatMap { $0.bytes.count == bytes.count ? $0 : nil } ?? FrameBuffer(byteCount: bytes.count)
+        if let source = bytes.baseAddress, let target = frameBuffer.bytes.baseAddress {
+            target.copyMemory(from: source, byteCount: bytes.count)
+        }
+        append(QueuedFrame(storage: .pooled(frameBuffer), width: width, height: height))
+        return true
+    }
+
+    /// Queues `pixels` without copying them, waiting while the queue is full. Returns false as
+    /// `pushFrame(copying:)` does.
+    func pushFrame(keeping pixels: [UInt8], width: Int, height: Int, episodeID: Int) -> Bool {
+        guard takeSlot(episodeID: episodeID, wantsBuffer: false).granted else { return false }
+        append(QueuedFrame(storage: .array(pixels), width: width, height: height))
+        return true
+    }
+
+    /// Waits for a free slot and takes it, with a pooled buffer if wanted and there is one;
+    /// not granted if the video of `episodeID` is broken.
+    private func takeSlot(episodeID: Int, wantsBuffer: Bool) -> (granted: Bool, spare: FrameBuffer?) {
         condition.lock()
+        defer { condition.unlock() }
         while framesOutstanding >= frameCapacity && brokenEpisode != episodeID {
             waitingForSlot = true
             condition.wait()
         }
-        if brokenEpisode == episodeID {
-            condition.unlock()
-            return false
-        }
+        if brokenEpisode == episodeID { return (false, nil) }
         framesOutstanding += 1
-        let spare = spareBuffers.popLast()
-        condition.unlock()
+        return (true, wantsBuffer ? spareBuffers.popLast() : nil)
+    }
 
-        let frameBuffer =
-            spare.flatMap { $0.bytes.count == bytes.count ? $0 : nil } ?? FrameBuffer(byteCount: bytes.count)
-        if let source = bytes.baseAddress, let target = frameBuffer.bytes.baseAddress {
-            target.copyMemory(from: source, byteCount: bytes.count)
-        }
-
+    private func append(_ frame: QueuedFrame) {
         condition.lock()
-        jobs.append(.frame(QueuedFrame(buffer: frameBuffer, width: width, height: height)))
-        if recorderWait != .busy {
+        jobs.append(.frame(frame))
+        framesQueued += 1
+        // A waiting recording thread has an empty queue: wake it when a batch has gathered.
+        // (A step path that waits for a slot has pushed at least `frameCapacity - 1 >= wakeBatch`
+        // frames, so it never waits on frames that wait for it.)
+        if recorderWait != .busy && framesQueued >= wakeBatch {
             condition.broadcast()
         }
         condition.unlock()
-        return true
     }
 
     // MARK: recording thread
@@ -156,6 +203,7 @@ final class RecordingQueue: @unchecked Sendable {
             recorderWait = .busy
         }
         let job = jobs[head]
+        if case .frame = job { framesQueued -= 1 }
         jobs[head] = .stop  // drop the reference to the frame's pixels now
         head += 1
         if head == jobs.count {
@@ -172,14 +220,14 @@ final class RecordingQueue: @unchecked Sendable {
         return (job, statistics)
     }
 
-    /// Gives a frame's slot (and its buffer, for reuse) back.
-    func recycle(_ buffer: FrameBuffer) {
+    /// Gives a frame's slot (and its pooled buffer, for reuse) back.
+    func recycle(_ frame: QueuedFrame) {
         condition.lock()
         framesOutstanding -= 1
-        if spareBuffers.count < frameCapacity {
+        if case .pooled(let buffer) = frame.storage, spareBuffers.count < frameCapacity {
             spareBuffers.append(buffer)
         }
-        if waitingForSlot {
+        if waitingForSlot && framesOutstanding <= frameCapacity - wakeBatch {
             waitingForSlot = false
             condition.broadcast()
         }

@@ -77,6 +77,8 @@ final class RecordingLoop {
     /// (video, metadata) basenames of finished videos, for the manifest.
     private var videos: [(String, String)] = []
     private var current: Video?
+    /// The encoder of the last video, kept for the next one (`.endVideo(keepEncoder: true)`).
+    private var spareEncoder: H264Encoder?
     private var finalError: MonitorError?
     /// The last failure to write the stats file or manifest, reported once until a write works.
     private var lastWriteProblem: MonitorError?
@@ -92,10 +94,14 @@ final class RecordingLoop {
 
     /// Starts the thread that runs the loop.
     static func startThread(context: RecordingContext, queue: RecordingQueue, completion: CompletionSignal) {
+        let name = "gym-monitor-\(context.names.monitorID)"
         let thread = Thread {
+            // Named from inside: on Linux a name set before `start` does not reach the system
+            // thread (/proc, top, perf), which takes at most 15 characters.
+            Thread.current.name = String(name.prefix(15))
             RecordingLoop(context: context, queue: queue, completion: completion).run()
         }
-        thread.name = "gym-monitor-\(context.names.monitorID)"
+        thread.name = name
         thread.start()
     }
 
@@ -115,14 +121,14 @@ final class RecordingLoop {
             }
             switch job {
             case .beginVideo(let episodeID):
-                if current != nil { endVideo() }
+                if current != nil { endVideo(keepEncoder: true) }
                 current = Video(episodeID: episodeID)
             case .frame(let frame):
                 encode(frame)
             case .breakVideo(let reason):
                 breakVideo(reason: reason)
-            case .endVideo:
-                endVideo()
+            case .endVideo(let keepEncoder):
+                endVideo(keepEncoder: keepEncoder)
             case .writeFiles(let final):
                 if let arrived { context.statistics.apply(arrived) }
                 unwritten = true
@@ -130,7 +136,8 @@ final class RecordingLoop {
                     writeFiles(final: final)
                 }
             case .stop:
-                if current != nil { endVideo() }
+                if current != nil { endVideo(keepEncoder: false) }
+                spareEncoder = nil
                 completion.complete(error: finalError)
                 return
             }
@@ -141,15 +148,22 @@ final class RecordingLoop {
 
     private func encode(_ frame: QueuedFrame) {
         var holdsSlot = true
-        defer { if holdsSlot { queue.recycle(frame.buffer) } }
+        defer { if holdsSlot { queue.recycle(frame) } }
         guard var video = current, !video.broken else { return }
         do throws(VideoEncodingError) {
             if video.writer == nil {
                 video.encoderStarted = true
                 current = video
-                video.writer = try H264VideoWriter(
-                    path: temporaryVideoPath(video.episodeID), width: frame.width, height: frame.height,
-                    framesPerSecond: context.framesPerSecond, settings: context.encoding)
+                let path = temporaryVideoPath(video.episodeID)
+                let spare = spareEncoder
+                spareEncoder = nil
+                if let spare, spare.width == frame.width, spare.height == frame.height {
+                    video.writer = try H264VideoWriter(path: path, continuing: spare)
+                } else {
+                    video.writer = try H264VideoWriter(
+                        path: path, width: frame.width, height: frame.height,
+                        framesPerSecond: context.framesPerSecond, settings: context.encoding)
+                }
                 current = video
             }
             guard let writer = video.writer else { return }
@@ -158,10 +172,18 @@ final class RecordingLoop {
                     "Your frame has shape (\(frame.height), \(frame.width), 3), but the VideoRecorder is "
                         + "configured for shape (\(writer.height), \(writer.width), 3).")
             }
-            try writer.stage(rgb: frame.pixels)
+            var failure: VideoEncodingError?
+            frame.withPixels { pixels in
+                do throws(VideoEncodingError) {
+                    try writer.stage(rgb: pixels)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
             // The frame is in the encoder's own picture now: its slot is free for the step path.
             holdsSlot = false
-            queue.recycle(frame.buffer)
+            queue.recycle(frame)
             try writer.encodeStaged()
         } catch {
             breakVideo(reason: error.message)
@@ -179,11 +201,18 @@ final class RecordingLoop {
         context.report(.videoEncoding(episodeID: video.episodeID, reason: reason))
     }
 
-    /// `VideoRecorder.close` followed by `Monitor._close_video_recorder`.
-    private func endVideo() {
+    /// `VideoRecorder.close` followed by `Monitor._close_video_recorder`. With `keepEncoder`
+    /// (the next episode is filmed too), the encoder and the queue's frame buffers are kept for
+    /// the next video; otherwise they are freed, so that an idle monitor holds no frame memory.
+    private func endVideo(keepEncoder: Bool) {
         guard var video = current else { return }
         current = nil
-        defer { queue.releaseSpareBuffers() }
+        defer {
+            if !keepEncoder {
+                spareEncoder = nil
+                queue.releaseSpareBuffers()
+            }
+        }
         let videoName = context.names.video(episodeID: video.episodeID)
         let metadataName = context.names.videoMetadata(episodeID: video.episodeID)
         var metadata: [(String, PythonJSON)] = [
@@ -192,7 +221,11 @@ final class RecordingLoop {
         ]
         if let writer = video.writer, !video.broken {
             do throws(VideoEncodingError) {
-                try writer.finish()
+                if keepEncoder {
+                    spareEncoder = try writer.finishKeepingEncoder()
+                } else {
+                    try writer.finish()
+                }
             } catch {
                 video.broken = true
                 writer.abandon()
@@ -241,7 +274,13 @@ final class RecordingLoop {
             ("preset", .string(settings.preset)),
             ("threads", .int(settings.threads)),
         ]
-        if let crf = settings.constantRateFactor { options.append(("crf", .int(crf))) }
+        if let crf = settings.constantRateFactor {
+            options.append(("crf", .int(crf)))
+        } else if let quantizer = settings.quantizer {
+            options.append(("qp", .int(quantizer)))
+        }
+        if let tune = settings.tune { options.append(("tune", .string(tune))) }
+        if let parameters = settings.x264Parameters { options.append(("x264_params", .string(parameters))) }
         options += [
             ("input_pix_fmt", .string("rgb24")),
             ("pix_fmt", .string("yuv420p")),

@@ -68,6 +68,112 @@ struct VideoRecordingTests {
         }
     }
 
+    @Test(
+        "episodes filmed back to back go on with one encoder: each video starts with an IDR frame at 0 and decodes to its frames"
+    )
+    func backToBackVideos() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let (width, height) = (160, 120)
+        let recorder = try Self.start(directory, videos: try VideoSchedule(every: 1), fps: 50)
+        // Episodes of 6, 1, 9 and 4 steps, frames numbered on across them; a reset in the middle
+        // of the last episode ends its video early (old gym then films the next episode too).
+        var rendered: [[UInt8]] = []
+        func frame() -> [UInt8] {
+            let pixels =
+                rendered.count % 4 == 3
+                ? movingSquareFrame(width: width, height: height, index: rendered.count)
+                : cartPoleLikeFrame(width: width, height: height, index: rendered.count * 5)
+            rendered.append(pixels)
+            return pixels
+        }
+        var videoFrames: [[[UInt8]]] = []
+        for length in [6, 1, 9] {
+            try recorder.checkReset()
+            let start = rendered.count
+            recorder.recordReset(frame: frame(), width: width, height: height)
+            for step in 0..<length {
+                try recorder.checkStep()
+                let pixels = frame()
+                if step % 2 == 0 {
+                    recorder.recordStep(
+                        reward: 1, done: step == length - 1, frame: pixels, width: width, height: height)
+                } else {
+                    pixels.withUnsafeBytes {
+                        recorder.recordStep(
+                            reward: 1, done: step == length - 1, frame: $0, width: width, height: height)
+                    }
+                }
+            }
+            videoFrames.append(Array(rendered[start...]))
+        }
+        try recorder.checkReset()
+        var start = rendered.count
+        recorder.recordReset(frame: frame(), width: width, height: height)
+        for _ in 0..<3 {
+            recorder.recordStep(reward: 1, done: false, frame: frame(), width: width, height: height)
+        }
+        videoFrames.append(Array(rendered[start...]))
+        start = rendered.count
+        recorder.recordReset(frame: frame(), width: width, height: height)  // not done: no check
+        recorder.recordStep(reward: 1, done: true, frame: frame(), width: width, height: height)
+        videoFrames.append(Array(rendered[start...]))
+        try recorder.closeAndWait()
+        #expect(recorder.problems.isEmpty, "\(recorder.problems)")
+
+        let names = recorder.fileNames
+        for (episode, frames) in videoFrames.enumerated() {
+            let path = directory.path(names.video(episodeID: episode))
+            let metadata = try readJSON(directory.path(names.videoMetadata(episodeID: episode)))
+            let encoder = try #require(metadata["encoder_version"] as? [String: Any])
+            #expect((encoder["encoder_build"] as? String)?.hasPrefix("x264 - core") == true)
+            // x264 describes itself in its first frame only: later videos went on with its encoder.
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect((bytes.range(of: Data("x264 - core".utf8)) != nil) == (episode == 0), "video \(episode)")
+            guard ffprobePath != nil,
+                let decoded = try decodeYUV420(path, scratch: directory.path("decoded-\(episode).yuv"))
+            else { continue }
+            let probed = try probeFrames(path)
+            #expect(probed.count == frames.count, "video \(episode)")
+            #expect(probed.first?.key == true && probed.first?.type == "I", "video \(episode): \(probed.first as Any)")
+            #expect(probed.first?.time == 0, "video \(episode)")
+            #expect(probed.dropFirst().allSatisfy { !$0.key }, "video \(episode)")
+            let times = probed.map(\.time)
+            #expect(
+                zip(times, times.dropFirst()).allSatisfy { abs($1 - $0 - 0.02) < 1e-6 }, "video \(episode): \(times)")
+            let frameBytes = width * height * 3 / 2
+            #expect(decoded.count == frameBytes * frames.count, "video \(episode)")
+            guard decoded.count == frameBytes * frames.count else { continue }
+            let reference = try YUV420FrameConverter(width: width, height: height, conversion: .full)
+            for (index, pixels) in frames.enumerated() {
+                try pixels.withUnsafeBytes { try reference.convert(rgb: $0) }
+                let luma = Array(decoded[(index * frameBytes)..<(index * frameBytes + width * height)])
+                let difference = planeDifference(luma, reference.picture.y)
+                let badPixels = zip(luma, reference.picture.y).filter { abs(Int($0) - Int($1)) > 32 }.count
+                #expect(
+                    difference.mean < 1.0 && badPixels < 20,
+                    "video \(episode) frame \(index): mean \(difference.mean), \(badPixels) bad")
+            }
+        }
+    }
+
+    @Test("a different frame size in the next episode gets an encoder of its own")
+    func sizeChangeBetweenVideos() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let recorder = try Self.start(directory, videos: try VideoSchedule(every: 1), fps: 4)
+        try play(recorder, episodeLengths: [3], width: 64, height: 48)
+        try play(recorder, episodeLengths: [2], width: 80, height: 60)
+        try play(recorder, episodeLengths: [4], width: 80, height: 60)
+        try recorder.closeAndWait()
+        #expect(recorder.problems.isEmpty, "\(recorder.problems)")
+        for (episode, (frames, width, height)) in [(4, 64, 48), (3, 80, 60), (5, 80, 60)].enumerated() {
+            guard let video = try Self.probeIfPossible(directory.path(recorder.fileNames.video(episodeID: episode)))
+            else { return }
+            #expect(video.frames == frames && video.width == width && video.height == height, "video \(episode)")
+        }
+    }
+
     @Test("odd frame sizes are padded to even", arguments: [(151, 101), (600, 401), (1, 1)])
     func oddSizes(width: Int, height: Int) throws {
         let directory = TemporaryDirectory()
@@ -222,6 +328,22 @@ struct VideoRecordingTests {
         writer.abandon()
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(throws: VideoEncodingError.finished) { try writer.finish() }
+    }
+
+    @Test("settings x264 refuses: a typed error from avcodec_open2, no file left behind")
+    func refusedSettings() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("refused.mp4")
+        #expect {
+            _ = try H264VideoWriter(
+                path: path, width: 64, height: 48, framesPerSecond: 30,
+                settings: VideoEncodingSettings(preset: "no-such-preset"))
+        } throws: { error in
+            guard case .library(let call, _, _) = error as? VideoEncodingError else { return false }
+            return call.hasPrefix("avcodec_open2")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     @Test("1001 one-step episodes on the capped cubic schedule give the 11 videos of 0, 1, 8, ..., 729, 1000")
