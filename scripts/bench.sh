@@ -22,3 +22,8 @@ scripts/monitor_bench.sh 2>&1 | grep -E '^(bench|monitor-bench)|ratio|frames/s|n
 echo "=== 3. API"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 "$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server
+# Long episodes (Pendulum: 200 steps) with the monitor root on tmpfs: the cost of recording
+# itself, without the per-episode and per-frame file creations of the disk.
+if [ -d /dev/shm ]; then
+    "$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server --env Pendulum-v1 --action '[0.0]' --monitor-parent /dev/shm
+fi

@@ -114,12 +114,11 @@ public final class EnvironmentInstance: Sendable {
             if let outcome { recorder.recordStep(reward: outcome.reward, done: outcome.done) } else { recorder.recordReset() }
             return
         }
-        frame.withUnsafeBytes { pixels in
-            if let outcome {
-                recorder.recordStep(reward: outcome.reward, done: outcome.done, frame: pixels, width: frame.width, height: frame.height)
-            } else {
-                recorder.recordReset(frame: pixels, width: frame.width, height: frame.height)
-            }
+        // The canvas's pixel array is handed over, not copied: the recorder keeps it.
+        if let outcome {
+            recorder.recordStep(reward: outcome.reward, done: outcome.done, frame: frame.pixels, width: frame.width, height: frame.height)
+        } else {
+            recorder.recordReset(frame: frame.pixels, width: frame.width, height: frame.height)
         }
     }
 
