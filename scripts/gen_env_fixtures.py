@@ -25,6 +25,8 @@ import sys
 import gymnasium as gym
 import numpy as np
 
+from fixture_json import to_json
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "GymEnvsTests", "Fixtures", "rollouts")
 
 # (id as registered in Gymnasium 1.4, make kwargs, fixture name)
@@ -51,27 +53,6 @@ ENVS = [
 SEEDS = [0, 1, 2, 3, 7, 42, 99, 123, 1000, 2024, 31337, 65535, 100000, 123456, 999999,
          2**31 - 1, 2**32 + 5, 4242424242, 2**40 + 17, 2**62 + 3]
 STEPS = 200
-
-
-def to_json(x, space=None):
-    """A value as JSON, float32 scalars as their shortest float32 string (tagged "f:")."""
-    if isinstance(x, np.ndarray):
-        if x.dtype == np.float32:
-            return [to_json(np.float32(v)) for v in x.reshape(-1)]
-        return [to_json(v) for v in x.reshape(-1).tolist()]
-    if isinstance(x, np.float32):
-        return "f:" + np.format_float_positional(x, unique=True, trim="-") if np.isfinite(x) else "f:" + str(x)
-    if isinstance(x, (np.floating, float)):
-        return float(x)
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer, int)):
-        return int(x)
-    if isinstance(x, (tuple, list)):
-        return [to_json(v) for v in x]
-    if isinstance(x, dict):
-        return {k: to_json(v) for k, v in x.items()}
-    raise TypeError(f"cannot encode {type(x)}: {x!r}")
 
 
 def rollout(env_id, kwargs, seed):

@@ -21,6 +21,8 @@ import sys
 import gymnasium as gym
 import numpy as np
 
+from fixture_json import to_json
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "GymEnvsTests", "Fixtures", "toytext")
 
 # (id as registered in Gymnasium 1.4, make kwargs, fixture name, whether a driver picks Taxi actions)
@@ -39,22 +41,6 @@ ENVS = [
 
 SEEDS = [0, 1, 2, 7, 42, 2024]
 STEPS = 300
-
-
-def to_json(x):
-    if isinstance(x, np.ndarray):
-        return [to_json(v) for v in x.reshape(-1).tolist()]
-    if isinstance(x, (np.floating, float)):
-        return float(x)
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer, int)):
-        return int(x)
-    if isinstance(x, (tuple, list)):
-        return [to_json(v) for v in x]
-    if isinstance(x, dict):
-        return {k: to_json(v) for k, v in x.items()}
-    raise TypeError(f"cannot encode {type(x)}: {x!r}")
 
 
 def drive(taxi, obs, sampler):
