@@ -19,6 +19,8 @@ public final class EnvironmentInstance: Sendable {
     private let actionSampler = Mutex(RandomGenerator.fromEntropy())
     public let actionSpace: Space
     public let observationSpace: Space
+    /// The environment's `render_fps`.
+    public let renderFPS: Int
     /// Where frames go for the live view.
     let hub: FrameHub?
 
@@ -40,14 +42,10 @@ public final class EnvironmentInstance: Sendable {
         self.directory = monitorRoot.appendingPathComponent(id, isDirectory: true)
         self.actionSpace = environment.actionSpace
         self.observationSpace = environment.observationSpace
+        self.renderFPS = environment.env.renderFPS
         self.state = Mutex(State(
             environment: environment,
             rendered: RenderedFrames(directory: directory.appendingPathComponent("rendered", isDirectory: true))))
-    }
-
-    /// Runs `body` with exclusive access to the environment.
-    public func withEnvironment<T, E: Error>(_ body: (inout WrappedEnvironment) throws(E) -> T) throws(E) -> T {
-        try state.withLock { (state) throws(E) -> T in try body(&state.environment) }
     }
 
     // MARK: the calls of the API
@@ -133,11 +131,10 @@ public final class EnvironmentInstance: Sendable {
             guard state.recorder == nil else {
                 throw GymError("Instance_id \(id) already has a monitor recording into \(state.recorder!.directory.lastPathComponent): close it first (monitor/close/)")
             }
-            let fps = Double(state.environment.env.renderFPS)
             state.recorder = try Self.monitorCheck { () throws(MonitorError) -> EpisodeRecorder in
                 try EpisodeRecorder.start(
                     directory: directory, force: force, resume: resume, videoSchedule: videoSchedule, envID: envID,
-                    renderFPS: fps, registry: registry, displayDirectory: displayDirectory)
+                    renderFPS: Double(renderFPS), registry: registry, displayDirectory: displayDirectory)
             }
             state.monitorDirectory = directory
         }

@@ -58,8 +58,6 @@ public final class EnvironmentManager: Sendable {
         instances.withLock { $0.mapValues(\.envID) }
     }
 
-    public var count: Int { instances.withLock { $0.count } }
-
     /// Closes an instance, finishing its monitor, and forgets it.
     public func close(_ id: String) async throws(GymError) {
         guard let removed = instances.withLock({ $0.removeValue(forKey: id) }) else {

@@ -31,11 +31,6 @@ extension WrappedEnvironment {
         }
         return drawable.renderFrame()
     }
-
-    /// The size of this environment's frames, if it draws any.
-    public var frameSize: (width: Int, height: Int)? {
-        (env as? any RenderableEnvironment)?.frameSize
-    }
 }
 
 extension CartPoleEnv: RenderableEnvironment {

@@ -77,7 +77,7 @@ final class LiveRenderer: Sendable {
             wasPresent = true
             // The environment's render_fps, or less when every viewer wants fewer frames (the
             // dashboard's thumbnails).
-            let renderFPS = Double(min(max(instance.withEnvironment { $0.env.renderFPS }, Self.fpsRange.lowerBound), Self.fpsRange.upperBound))
+            let renderFPS = Double(min(max(instance.renderFPS, Self.fpsRange.lowerBound), Self.fpsRange.upperBound))
             let fps = max(min(renderFPS, wantedFPS(instanceID)), Double(Self.fpsRange.lowerBound))
             let interval = Duration.milliseconds(Int64((1000 / fps).rounded()))
 

@@ -154,7 +154,7 @@ struct LiveRoutes: Sendable {
         var instances: [String: JSON] = [:]
         for id in ids {
             if let instance = try? manager.instance(id) {
-                let fps = instance.withEnvironment { $0.env.renderFPS }
+                let fps = instance.renderFPS
                 instances[id] = ["env_id": .string(instance.envID), "render_fps": .int(fps)]
             } else {
                 instances[id] = .null
