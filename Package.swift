@@ -5,7 +5,8 @@ let package = Package(
     name: "gym-server",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "gym-server", targets: ["gym-server"])
+        .executable(name: "gym-server", targets: ["gym-server"]),
+        .executable(name: "gym-load", targets: ["gym-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -14,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Spaces, the Env protocol, the registry, numpy-compatible random streams, JSON.
@@ -30,13 +32,16 @@ let package = Package(
         .systemLibrary(
             name: "CFFmpeg", pkgConfig: "libavformat",
             providers: [.apt(["libavcodec-dev", "libavformat-dev", "libswscale-dev", "libavutil-dev"])]),
+        // What the C library offers that Swift's Glibc module does not: malloc_trim, per-thread nice.
+        .target(name: "CGymSystem"),
         // Episode statistics, openaigym.* files, video recording.
-        .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg"]),
+        .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg", "CGymSystem"]),
+
         // HTTP API, WebSocket protocol, file server, EnvironmentManager.
         .target(
             name: "GymServer",
             dependencies: [
-                "GymCore", "GymEnvs", "GymRender", "GymMonitor",
+                "GymCore", "GymEnvs", "GymRender", "GymMonitor", "CGymSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -47,8 +52,17 @@ let package = Package(
             name: "gym-server",
             dependencies: [
                 "GymServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // A compiled client for load tests and latency benchmarks against a running server.
+        .executableTarget(
+            name: "gym-load",
+            dependencies: [
+                "GymCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "GymCoreTests", dependencies: ["GymCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GymRenderTests", dependencies: ["GymRender"]),
@@ -59,6 +73,9 @@ let package = Package(
             dependencies: [
                 "GymServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            resources: [.copy("Fixtures")]),
     ]
 )

@@ -46,10 +46,13 @@ const gym = (() => {
     return configPromise;
   }
 
-  /** The live instances, {instance_id: env_id}, from the API's GET /v1/envs/. */
+  /**
+   * The live instances, {instance_id: env_id}, from this port's /_live/instances (the same list
+   * as the API's GET /v1/envs/; with API keys, the key's own). Throws with status 401 when the
+   * server needs a key and the browser has none yet.
+   */
   async function instances() {
-    const c = await config();
-    const answer = await getJSON(`${c.api}/envs/`);
+    const answer = await getJSON("/_live/instances");
     return answer.all_envs || {};
   }
 
@@ -97,7 +100,8 @@ const gym = (() => {
     return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
   }
 
-  const instanceIDPattern = /^[0-9a-f]{8}$/;
+  /** Instance ids: 8 hex digits (the REST API's), or 32 (the WebSocket's, as Gymie makes them). */
+  const instanceIDPattern = /^([0-9a-f]{8}|[0-9a-f]{32})$/;
 
   return { el, getJSON, config, instances, watch, formatNumber, formatBytes, instanceIDPattern };
 })();

@@ -363,9 +363,13 @@
       notice("");
     } catch (error) {
       $("api-status").className = "status bad";
-      $("api-status").textContent = "API unreachable";
-      const c = await gym.config();
-      notice(`Cannot reach the API at ${c.api}/envs/ (${error.message}). Live instances are not shown; recorded directories still are.`, "error");
+      if (error.status === 401) {
+        $("api-status").textContent = "API key needed";
+        notice(`This server needs an API key: open ${location.origin}/?key=YOUR_KEY once in this browser.`, "error");
+      } else {
+        $("api-status").textContent = "server unreachable";
+        notice(`Cannot read the live instances (${error.message}). Recorded directories are still shown.`, "error");
+      }
     }
     let directories = [];
     try {
@@ -392,7 +396,8 @@
     liveIDs = liveNow;
 
     $("live-count").textContent = liveIDs.length ? `${liveIDs.length}` : "";
-    $("live-empty").hidden = liveIDs.length > 0;
+    // Without the list (no key yet, or the server unreachable) nothing is known to be running.
+    $("live-empty").hidden = liveIDs.length > 0 || live === null;
     const recorded = $("recorded").children.length;
     $("recorded-section").hidden = recorded === 0;
     $("recorded-count").textContent = recorded ? `${recorded}` : "";
@@ -425,8 +430,9 @@
 
   gym.config().then((c) => {
     $("api-address").textContent = `API ${c.api.replace(/\/v1$/, "")}`;
+    const key = c.keys_required ? ` -H 'X-API-Key: YOUR_KEY'` : "";
     $("example").textContent =
-      `curl -X POST ${c.api}/envs/ -H 'Content-Type: application/json' \\\n     -d '{"env_id": "CartPole-v1"}'`;
+      `curl -X POST ${c.api}/envs/ -H 'Content-Type: application/json'${key} \\\n     -d '{"env_id": "CartPole-v1"}'`;
   });
   loop();
 })();

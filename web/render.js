@@ -37,7 +37,11 @@
           el("strong", {}, all[instance]), el("code", {}, instance))));
       }
     } catch (error) {
-      notice(`Could not reach the API to list the instances (${error.message}). Open /render.html?instance_id=<id>.`, "error");
+      if (error.status === 401) {
+        notice(`This server needs an API key: open ${location.origin}/render.html?key=YOUR_KEY once in this browser.`, "error");
+      } else {
+        notice(`Could not list the instances (${error.message}). Open /render.html?instance_id=<id>.`, "error");
+      }
     }
   }
 

@@ -14,19 +14,33 @@ public struct RecordingOptions: Sendable {
     /// Told about every problem met while recording (broken videos, files that cannot be
     /// written), in order, on a serial queue of the monitor's own (log them).
     public var onProblem: (@Sendable (MonitorError) -> Void)?
+    /// Whether `recordStep`/`recordReset` block their caller while the frame queue is full. A
+    /// caller that must not block (a server's request handler holding a lock) sets it to false and
+    /// awaits `waitForFrameRoom()` after releasing its locks: the queue then holds at most
+    /// `frameQueueCapacity` plus one frame per caller in flight.
+    public var blocksWhenFull: Bool
+    /// Whether the stats file and manifest are rewritten at the end of every episode, without the
+    /// batching that spares a busy recording thread: with it, `statisticsWritten(through:)` returns
+    /// as soon as the episode is on disk, so that a process killed after answering a step that
+    /// ended an episode has that episode in its stats file.
+    public var writesEveryEpisode: Bool
 
     public init(
         encoding: VideoEncodingSettings = VideoEncodingSettings(),
         frameQueueCapacity: Int = 16,
         gymVersion: String = "0.21.0",
         clock: @escaping @Sendable () -> Double = MonitorClock.perfCounter,
-        onProblem: (@Sendable (MonitorError) -> Void)? = nil
+        onProblem: (@Sendable (MonitorError) -> Void)? = nil,
+        blocksWhenFull: Bool = true,
+        writesEveryEpisode: Bool = false
     ) {
         self.encoding = encoding
         self.frameQueueCapacity = frameQueueCapacity
         self.gymVersion = gymVersion
         self.clock = clock
         self.onProblem = onProblem
+        self.blocksWhenFull = blocksWhenFull
+        self.writesEveryEpisode = writesEveryEpisode
     }
 }
 
@@ -89,6 +103,7 @@ public final class EpisodeRecorder: Sendable {
     private let completion: CompletionSignal
     private let problemLog: ProblemLog
     private let statisticsMirror = StatisticsMirror()
+    private let written = WrittenEpisodes()
     private let clock: @Sendable () -> Double
     private let registry: MonitorRegistry
 
@@ -163,7 +178,7 @@ public final class EpisodeRecorder: Sendable {
         self.registry = registry
         self.clock = options.clock
         self.state = Mutex(State(stats: StatsRecorder(envID: envID)))
-        self.queue = RecordingQueue(frameCapacity: options.frameQueueCapacity)
+        self.queue = RecordingQueue(frameCapacity: options.frameQueueCapacity, waitsForRoom: options.blocksWhenFull)
         self.completion = CompletionSignal()
         let problemLog = ProblemLog(forward: options.onProblem)
         self.problemLog = problemLog
@@ -171,7 +186,8 @@ public final class EpisodeRecorder: Sendable {
             directory: directory, names: names,
             envInfo: .object([("gym_version", .string(options.gymVersion)), ("env_id", .string(envID))]),
             framesPerSecond: framesPerSecond, encoding: options.encoding,
-            report: { problemLog.add($0) }, statistics: statisticsMirror)
+            report: { problemLog.add($0) }, statistics: statisticsMirror, written: written,
+            writesEveryEpisode: options.writesEveryEpisode)
         RecordingLoop.startThread(context: context, queue: queue, completion: completion)
     }
 
@@ -352,6 +368,24 @@ public final class EpisodeRecorder: Sendable {
         state.withLock { $0.stats.episodeType = mode.rawValue }
     }
 
+    // MARK: waiting without blocking
+
+    /// Returns once the frame queue is back within its capacity (at once when it is), without
+    /// blocking a thread. With `blocksWhenFull` off, call it after each filmed step, holding no
+    /// lock: a client that films faster than the encoder keeps up is slowed down here.
+    public func waitForFrameRoom() async {
+        await queue.waitForRoom()
+    }
+
+    /// Whether frames wait beyond the queue's capacity (`waitForFrameRoom` would suspend).
+    public var framesOverCapacity: Bool { queue.isOverCapacity }
+
+    /// Returns once the stats file on disk holds at least `episodes` episodes, or writing failed,
+    /// or the monitor closed. Without blocking a thread.
+    public func statisticsWritten(through episodes: Int) async {
+        await written.wait(until: episodes)
+    }
+
     // MARK: what has been recorded
 
     /// The statistics as the recording thread holds them (what the stats file holds or is about
@@ -445,4 +479,47 @@ final class ProblemLog: Sendable {
     }
 
     var entries: [MonitorError] { stored.withLock { $0 } }
+}
+
+/// How many episodes the stats file on disk holds, for callers that wait until theirs is there.
+final class WrittenEpisodes: Sendable {
+    private struct State {
+        var count = 0
+        var finished = false
+        var waiters: [(episodes: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The stats file now holds `count` episodes.
+    func markWritten(_ count: Int) {
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count = max(state.count, count)
+            let ready = state.waiters.filter { $0.episodes <= state.count }.map(\.continuation)
+            state.waiters.removeAll { $0.episodes <= state.count }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// A write failed (or the monitor stopped): whoever waits now is told to go on.
+    func releaseWaiters(finished: Bool) {
+        let all = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.finished = state.finished || finished
+            defer { state.waiters = [] }
+            return state.waiters.map(\.continuation)
+        }
+        for continuation in all { continuation.resume() }
+    }
+
+    func wait(until episodes: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.finished || state.count >= episodes { return true }
+                state.waiters.append((episodes, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }

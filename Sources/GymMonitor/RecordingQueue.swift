@@ -95,14 +95,22 @@ final class RecordingQueue: @unchecked Sendable {
         case untilDeadline
     }
 
+    /// Tasks waiting for room (`waitForRoom`), resumed when frames drop to the capacity.
+    private var roomWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The recording thread has left: nobody will make room any more.
+    private var stopped = false
+
     let frameCapacity: Int
     /// Frames (or free slots) that wake a waiting recording thread (or step path): 4 with the
     /// default 16 slots, 1 (every frame) for queues of fewer than 8.
     let wakeBatch: Int
+    /// Whether `pushFrame` blocks its caller while the queue is full (else `waitForRoom`).
+    let waitsForRoom: Bool
 
-    init(frameCapacity: Int) {
+    init(frameCapacity: Int, waitsForRoom: Bool = true) {
         self.frameCapacity = max(1, frameCapacity)
         self.wakeBatch = max(1, min(4, self.frameCapacity / 4))
+        self.waitsForRoom = waitsForRoom
     }
 
     // MARK: step path
@@ -155,18 +163,51 @@ final class RecordingQueue: @unchecked Sendable {
         return true
     }
 
-    /// Waits for a free slot and takes it, with a pooled buffer if wanted and there is one;
-    /// not granted if the video of `episodeID` is broken.
+    /// Takes a slot, with a pooled buffer if wanted and there is one; not granted if the video
+    /// of `episodeID` is broken. With `waitsForRoom`, waits while every slot is taken; without,
+    /// takes one beyond the capacity (the caller waits afterwards with `waitForRoom`, holding no
+    /// lock).
     private func takeSlot(episodeID: Int, wantsBuffer: Bool) -> (granted: Bool, spare: FrameBuffer?) {
         condition.lock()
         defer { condition.unlock() }
-        while framesOutstanding >= frameCapacity && brokenEpisode != episodeID {
+        while waitsForRoom && framesOutstanding >= frameCapacity && brokenEpisode != episodeID {
             waitingForSlot = true
             condition.wait()
         }
         if brokenEpisode == episodeID { return (false, nil) }
         framesOutstanding += 1
         return (true, wantsBuffer ? spareBuffers.popLast() : nil)
+    }
+
+    /// Whether frames wait in the queue beyond its capacity (pushed by a caller that does not
+    /// wait for room).
+    var isOverCapacity: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return framesOutstanding > frameCapacity
+    }
+
+    /// Returns once the queue holds at most `frameCapacity` frames (at once when it does), or the
+    /// video is broken or the monitor closed; suspends the calling task without blocking a thread.
+    func waitForRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if framesOutstanding <= frameCapacity || stopped {
+                condition.unlock()
+                continuation.resume()
+                return
+            }
+            roomWaiters.append(continuation)
+            condition.unlock()
+        }
+    }
+
+    /// Resumes the tasks waiting for room if there is room (call with the condition's lock held;
+    /// resumes after unlocking through the returned list).
+    private func takeRoomWaiters(force: Bool = false) -> [CheckedContinuation<Void, Never>] {
+        guard !roomWaiters.isEmpty, force || framesOutstanding <= frameCapacity else { return [] }
+        defer { roomWaiters = [] }
+        return roomWaiters
     }
 
     private func append(_ frame: QueuedFrame) {
@@ -231,7 +272,9 @@ final class RecordingQueue: @unchecked Sendable {
             waitingForSlot = false
             condition.broadcast()
         }
+        let waiters = takeRoomWaiters()
         condition.unlock()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// The video of `episodeID` failed: frames for it are refused from now on.
@@ -240,6 +283,16 @@ final class RecordingQueue: @unchecked Sendable {
         brokenEpisode = episodeID
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The recording thread has stopped: nobody waits for room any more.
+    func markStopped() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        let waiters = takeRoomWaiters(force: true)
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Frees the pooled buffers (between videos, so an idle monitor holds no frame memory).

@@ -1,3 +1,4 @@
+import CGymSystem
 import Foundation
 import Synchronization
 
@@ -11,6 +12,10 @@ struct RecordingContext: Sendable {
     let report: @Sendable (MonitorError) -> Void
     /// The statistics' lists, kept up to date by the recording thread.
     let statistics: StatisticsMirror
+    /// Told how many episodes each successful write put on disk.
+    let written: WrittenEpisodes
+    /// Write at every episode end rather than batching writes.
+    let writesEveryEpisode: Bool
 }
 
 /// Signals the end of a recording thread to any number of waiters, async or blocking.
@@ -99,11 +104,18 @@ final class RecordingLoop {
             // Named from inside: on Linux a name set before `start` does not reach the system
             // thread (/proc, top, perf), which takes at most 15 characters.
             Thread.current.name = String(name.prefix(15))
+            // Encoding yields to request handling: when the cores are busy, a step waits less
+            // and a video takes longer (its queue holds the frames meanwhile). x264's own
+            // threads, started from here, inherit the priority.
+            gym_lower_thread_priority(RecordingLoop.niceness)
             RecordingLoop(context: context, queue: queue, completion: completion).run()
         }
         thread.name = name
         thread.start()
     }
+
+    /// How much lower than request handling the recording threads run (a `nice` increment).
+    static let niceness: Int32 = 10
 
     private init(context: RecordingContext, queue: RecordingQueue, completion: CompletionSignal) {
         self.context = context
@@ -132,12 +144,14 @@ final class RecordingLoop {
             case .writeFiles(let final):
                 if let arrived { context.statistics.apply(arrived) }
                 unwritten = true
-                if final || MonitorClock.perfCounter() >= nextWriteTime {
+                if final || context.writesEveryEpisode || MonitorClock.perfCounter() >= nextWriteTime {
                     writeFiles(final: final)
                 }
             case .stop:
                 if current != nil { endVideo(keepEncoder: false) }
                 spareEncoder = nil
+                queue.markStopped()
+                context.written.releaseWaiters(finished: true)
                 completion.complete(error: finalError)
                 return
             }
@@ -314,8 +328,9 @@ final class RecordingLoop {
                 end + max(Self.minimumWriteInterval, (end - start) * (1 - Self.writeDutyCycle) / Self.writeDutyCycle)
         }
         do throws(MonitorError) {
+            let statistics = context.statistics.snapshot()
             try MonitorDirectory.writeAtomically(
-                context.statistics.snapshot().statsFileText(), named: context.names.stats, in: context.directory)
+                statistics.statsFileText(), named: context.names.stats, in: context.directory)
             let manifest = PythonJSON.object([
                 ("stats", .string(context.names.stats)),
                 ("videos", .array(videos.map { .array([.string($0.0), .string($0.1)]) })),
@@ -324,10 +339,12 @@ final class RecordingLoop {
             try MonitorDirectory.writeAtomically(
                 manifest.serialized(), named: context.names.manifest, in: context.directory)
             lastWriteProblem = nil
+            context.written.markWritten(statistics.episodeLengths.count)
         } catch {
             if error != lastWriteProblem { context.report(error) }
             lastWriteProblem = error
             if final { finalError = error }
+            context.written.releaseWaiters(finished: false)
         }
     }
 }

@@ -1,102 +1,320 @@
+import CGymSystem
 import Foundation
 import GymCore
 import GymEnvs
 import GymMonitor
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
+/// Why a client's instance id gave no instance. Its message keeps the gym-http-api server's
+/// "Instance_id ... unknown" wording, which clients look for.
+public struct InstanceLookupError: Error, Sendable, CustomStringConvertible {
+    public let instanceID: String
+    /// Seconds of idleness after which the instance was closed, when it expired.
+    public let expiredAfterSeconds: Int?
+
+    public var message: String {
+        let shown = instanceID.count > 80 ? String(instanceID.prefix(80)) + "..." : instanceID
+        if let seconds = expiredAfterSeconds {
+            return "Instance_id \(shown) expired: it was closed after \(seconds) seconds without a request (--instance-ttl). Create a new instance"
+        }
+        return "Instance_id \(shown) unknown"
+    }
+
+    public var description: String { message }
+}
+
+/// A limit of `ServerLimits` was reached (answered 429).
+public struct LimitReached: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// How new instance ids look: 8 lower-case hex characters (the gym-http-api servers'), or 32
+/// (Gymie's `uuid4().hex`).
+public enum InstanceIDStyle: Sendable {
+    case short
+    case long
+
+    var hexDigits: Int { self == .short ? 8 : 32 }
+}
+
+/// A monotonic clock in nanoseconds, for idle times.
+public enum InstanceClock {
+    @Sendable public static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
 
 /// Owns the live instances. Every front end (REST, WebSocket, the web view) acts on instances
-/// through this one API, so they all see the same state.
+/// through this one API, so they all see the same state; `instance(_:for:)` is the one place
+/// that turns a client's instance id into an instance, with its owner check. Limits and idle
+/// expiry live here, next to creation.
 public final class EnvironmentManager: Sendable {
     public let registry: Registry
-    /// Where rendered frames and monitor files go (served on the files port).
+    /// Where rendered frames and monitor files go (served on the files port). With API keys on,
+    /// each key has a folder of its own in it (`space(for:)`).
     public let monitorRoot: URL
     /// Open monitors and the monitor-id counter of this process.
     public let monitors = MonitorRegistry()
     /// Frames for the live view.
     public let frames = FrameHub()
-    private let instances = Mutex<[String: EnvironmentInstance]>([:])
+    public let limits: ServerLimits
+    /// Told about problems met while recording (to log them).
+    let onMonitorProblem: (@Sendable (MonitorError) -> Void)?
+    private let clock: @Sendable () -> UInt64
 
-    public init(registry: Registry = .gym, monitorRoot: URL) {
+    private struct Table {
+        var instances: [String: EnvironmentInstance] = [:]
+        /// Live instances per owner name ("" for no owner).
+        var perOwner: [String: Int] = [:]
+        var expired = ExpiredInstances()
+    }
+
+    private let table = Mutex(Table())
+    /// Whether a return of freed memory to the system is already scheduled.
+    private let trimScheduled = Atomic<Bool>(false)
+
+    public init(
+        registry: Registry = .gym, monitorRoot: URL, limits: ServerLimits = ServerLimits(),
+        clock: @escaping @Sendable () -> UInt64 = InstanceClock.now,
+        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil
+    ) {
         self.registry = registry
         self.monitorRoot = monitorRoot
+        self.limits = limits
+        self.clock = clock
+        self.onMonitorProblem = onMonitorProblem
+    }
+
+    // MARK: where an owner's files go
+
+    /// The part of the monitor root that holds an owner's instances, monitor directories and
+    /// uploads: the root itself with API keys off, `<root>/<key name>` with them on. Port 8000
+    /// serves this folder as the root to that key.
+    public func space(for owner: Owner?) -> URL {
+        guard let owner else { return monitorRoot }
+        return monitorRoot.appendingPathComponent(owner.name, isDirectory: true)
     }
 
     // MARK: instances
 
-    /// Makes an environment and returns its new instance id (8 lower-case hex characters).
-    /// A seed is applied at the first reset, as the seed of `POST /v1/envs/` always was.
+    /// Makes an environment and returns its new instance. A seed is applied at the first reset,
+    /// as the seed of `POST /v1/envs/` always was. Throws `GymError` for a bad id or kwargs and
+    /// `LimitReached` past `--max-instances` or `--max-instances-per-key`.
     @discardableResult
-    public func create(envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:]) throws(GymError) -> EnvironmentInstance {
+    public func create(
+        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short
+    ) throws -> EnvironmentInstance {
         var environment = try registry.make(envID, kwargs: kwargs)
         environment.pendingSeed = seed
-        return instances.withLock { table in
+        let space = space(for: owner)
+        let now = clock()
+        return try table.withLock { table throws -> EnvironmentInstance in
+            try checkLimits(table, owner: owner)
             var id: String
             repeat {
-                id = String(UInt32.random(in: .min ... .max), radix: 16)
-                id = String(repeating: "0", count: 8 - id.count) + id
-            } while table[id] != nil
-            let instance = EnvironmentInstance(id: id, environment: environment, monitorRoot: monitorRoot, hub: frames)
-            table[id] = instance
+                id = Self.randomID(hexDigits: idStyle.hexDigits)
+            } while table.instances[id] != nil || table.expired.contains(id)
+            let instance = EnvironmentInstance(
+                id: id, environment: environment, directory: space.appendingPathComponent(id, isDirectory: true),
+                owner: owner, hub: frames, now: now)
+            table.instances[id] = instance
+            table.perOwner[owner?.name ?? "", default: 0] += 1
             return instance
         }
     }
 
-    /// The instance with this id, or the error the gym-http-api server gave.
-    public func instance(_ id: String) throws(GymError) -> EnvironmentInstance {
-        guard let instance = instances.withLock({ $0[id] }) else {
-            throw GymError("Instance_id \(id) unknown")
+    private func checkLimits(_ table: Table, owner: Owner?) throws {
+        if table.instances.count >= limits.maxInstances {
+            throw LimitReached(
+                message: "This server holds at most \(limits.maxInstances) live instances (--max-instances): close one (POST /v1/envs/<instance_id>/close/) or wait for idle ones to expire")
         }
+        if let owner, table.perOwner[owner.name, default: 0] >= limits.maxInstancesPerKey {
+            throw LimitReached(
+                message: "The API key '\(owner.name)' holds its limit of \(limits.maxInstancesPerKey) live instances (--max-instances-per-key): close one (POST /v1/envs/<instance_id>/close/) first")
+        }
+    }
+
+    private static func randomID(hexDigits: Int) -> String {
+        var id = ""
+        while id.count < hexDigits {
+            let part = String(UInt32.random(in: .min ... .max), radix: 16)
+            id += String(repeating: "0", count: 8 - part.count) + part
+        }
+        return String(id.prefix(hexDigits))
+    }
+
+    /// The instance with this id, if `owner` may see it (its owner, or anyone with keys off);
+    /// counts as a use for idle expiry. Anyone else's instance does not exist for `owner`.
+    public func instance(_ id: String, for owner: Owner?) throws(InstanceLookupError) -> EnvironmentInstance {
+        let found = table.withLock { table -> (EnvironmentInstance?, Int?) in
+            if let instance = table.instances[id], instance.owner == owner { return (instance, nil) }
+            return (nil, table.expired.idleSeconds(of: id, owner: owner))
+        }
+        guard let instance = found.0 else {
+            throw InstanceLookupError(instanceID: id, expiredAfterSeconds: found.1)
+        }
+        instance.touch(clock())
         return instance
     }
 
-    /// `{instance_id: env_id}` for every live instance.
-    public func list() -> [String: String] {
-        instances.withLock { $0.mapValues(\.envID) }
+    /// The instance with this id whoever owns it, without counting a use (the live renderer).
+    func anyInstance(_ id: String) -> EnvironmentInstance? {
+        table.withLock { $0.instances[id] }
     }
 
-    /// Closes an instance, finishing its monitor, and forgets it.
-    public func close(_ id: String) async throws(GymError) {
-        guard let removed = instances.withLock({ $0.removeValue(forKey: id) }) else {
-            throw GymError("Instance_id \(id) unknown")
+    /// `{instance_id: env_id}` for every live instance `owner` may see.
+    public func list(for owner: Owner?) -> [String: String] {
+        table.withLock { table in
+            var all: [String: String] = [:]
+            for (id, instance) in table.instances where instance.owner == owner { all[id] = instance.envID }
+            return all
         }
-        frames.instanceClosed(id)
-        try await removed.closeMonitor()
+    }
+
+    /// Live instances, all owners together.
+    public var liveCount: Int { table.withLock { $0.instances.count } }
+
+    /// Closes an instance, finishing its monitor, and forgets it.
+    public func close(_ id: String, for owner: Owner?) async throws {
+        let removed = try table.withLock { table throws(InstanceLookupError) -> EnvironmentInstance in
+            guard let instance = table.instances[id], instance.owner == owner else {
+                throw InstanceLookupError(instanceID: id, expiredAfterSeconds: table.expired.idleSeconds(of: id, owner: owner))
+            }
+            Self.remove(instance, from: &table)
+            return instance
+        }
+        try await finish(removed)
+    }
+
+    private static func remove(_ instance: EnvironmentInstance, from table: inout Table) {
+        table.instances[instance.id] = nil
+        let key = instance.owner?.name ?? ""
+        table.perOwner[key, default: 1] -= 1
+        if table.perOwner[key] == 0 { table.perOwner[key] = nil }
+    }
+
+    /// What closing means, for close/, expiry and shutdown alike: the live viewers are told and
+    /// the monitor finishes its video and writes its files.
+    private func finish(_ instance: EnvironmentInstance) async throws {
+        frames.instanceClosed(instance.id)
+        defer { releaseFreedMemory() }
+        try await instance.shutDown()
+    }
+
+    /// After instances close, hands the memory they freed back to the system (glibc keeps freed
+    /// pages in its arenas otherwise, and a server left running for days would keep its peak):
+    /// once a second at most, on `BlockingWork`'s threads.
+    private func releaseFreedMemory() {
+        guard !trimScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Task.detached { [self] in
+            try? await Task.sleep(for: .seconds(1))
+            self.trimScheduled.store(false, ordering: .releasing)
+            _ = try? await BlockingWork.run { gym_release_free_memory() }
+        }
+    }
+
+    /// Closes every instance no client used for `--instance-ttl` seconds, as `close/` closes
+    /// them, and remembers their ids so that a client using one learns it expired. Returns the
+    /// ids closed.
+    @discardableResult
+    public func expireIdle() async -> [String] {
+        guard let ttl = limits.instanceTTLSeconds, ttl > 0 else { return [] }
+        let now = clock()
+        let limit = UInt64(ttl) * 1_000_000_000
+        let expired = table.withLock { table -> [EnvironmentInstance] in
+            let idle = table.instances.values.filter { now &- $0.lastUsedTime > limit && $0.lastUsedTime <= now }
+            for instance in idle {
+                Self.remove(instance, from: &table)
+                table.expired.add(instance.id, owner: instance.owner, idleSeconds: ttl)
+            }
+            return idle
+        }
+        for instance in expired {
+            try? await finish(instance)
+        }
+        return expired.map(\.id)
     }
 
     /// Closes every instance and finishes every monitor: nothing recorded is lost on a clean stop.
     public func closeAll() async {
-        let all = instances.withLock { table in
-            let all = Array(table.values)
-            table.removeAll()
+        let all = table.withLock { table in
+            let all = Array(table.instances.values)
+            table.instances.removeAll()
+            table.perOwner.removeAll()
             return all
         }
         for instance in all {
-            frames.instanceClosed(instance.id)
-            try? await instance.closeMonitor()
+            try? await finish(instance)
         }
         await monitors.finishAll()
     }
 
     // MARK: monitors
 
-    /// `monitor/start/`: records the instance's episodes into `directory`, a path relative to the
-    /// monitor root (default `<instance_id>/simulation`); nothing outside the root is ever written.
+    /// `monitor/start/`: records the instance's episodes into `directory`, a path relative to
+    /// the owner's space (default `<instance_id>/simulation`; an absolute path is taken relative
+    /// to it too: `/tmp/x` is `tmp/x`); nothing outside is ever written. Returns the directory
+    /// as the files port serves it to the owner.
+    @discardableResult
     public func startMonitor(
         _ instance: EnvironmentInstance, directory: String?, force: Bool, resume: Bool, videoSchedule: VideoSchedule
-    ) throws(GymError) {
-        let relative = directory ?? "\(instance.id)/simulation"
-        let resolved: URL
+    ) async throws -> String {
+        let relative = try Self.relativeDirectory(directory ?? "\(instance.id)/simulation")
+        let resolved = try await resolve(relative, for: instance.owner, create: true)
+        try await instance.startMonitor(
+            directory: resolved, displayDirectory: relative, force: force, resume: resume, videoSchedule: videoSchedule,
+            registry: monitors, onProblem: onMonitorProblem)
+        return relative
+    }
+
+    /// A client's directory as a path relative to its space: leading slashes dropped (the old
+    /// clients' absolute directories land inside the space), the rest checked by `MonitorRoot`.
+    static func relativeDirectory(_ path: String) throws(GymError) -> String {
+        let relative = String(path.drop(while: { $0 == "/" }))
+        guard !relative.isEmpty else {
+            throw GymError("The directory '\(path)' names the monitor root itself: give the name of a directory below it, e.g. 'cartpole-run-1'")
+        }
+        return relative
+    }
+
+    /// Resolves `relative` under `owner`'s space (creating it when asked), on `BlockingWork`'s
+    /// threads: nothing outside the space is ever reached.
+    func resolve(_ relative: String, for owner: Owner?, create: Bool) async throws -> URL {
+        let space = space(for: owner)
         do {
-            resolved = try MonitorRoot(monitorRoot).resolve(relative)
-        } catch {
+            return try await BlockingWork.run { () throws -> URL in
+                try MonitorRoot(space).resolve(relative, create: create)
+            }
+        } catch let error as MonitorPathError {
             throw GymError(error.message)
         }
-        try instance.startMonitor(
-            directory: resolved, displayDirectory: relative, force: force, resume: resume,
-            videoSchedule: videoSchedule, registry: monitors)
+    }
+}
+
+/// Ids of instances that expired, remembered (the newest `capacity`) so that a client using one
+/// is told so rather than "unknown".
+struct ExpiredInstances {
+    static let capacity = 100_000
+    private var byID: [String: (owner: Owner?, idleSeconds: Int)] = [:]
+    private var order: [String] = []
+    private var head = 0
+
+    func contains(_ id: String) -> Bool { byID[id] != nil }
+
+    func idleSeconds(of id: String, owner: Owner?) -> Int? {
+        guard let entry = byID[id], entry.owner == owner else { return nil }
+        return entry.idleSeconds
+    }
+
+    mutating func add(_ id: String, owner: Owner?, idleSeconds: Int) {
+        if byID[id] == nil { order.append(id) }
+        byID[id] = (owner, idleSeconds)
+        if order.count - head > Self.capacity {
+            byID[order[head]] = nil
+            head += 1
+            if head > Self.capacity {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
     }
 }

@@ -1,7 +1,10 @@
+import CGymSystem
 import Foundation
 import GymCore
 import GymEnvs
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
 
@@ -14,11 +17,14 @@ public struct GymServerConfiguration: Sendable {
     public var monitorRoot: URL
     public var allowShutdown: Bool
     public var logLevel: Logger.Level
+    /// API keys (`--api-key`, `--api-keys-file`); none: every client may do everything.
+    public var keyring: APIKeyring
+    public var limits: ServerLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
         monitorRoot: URL = URL(fileURLWithPath: "monitor"), allowShutdown: Bool = false,
-        logLevel: Logger.Level = .info
+        logLevel: Logger.Level = .info, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()
     ) {
         self.host = host
         self.port = port
@@ -26,49 +32,146 @@ public struct GymServerConfiguration: Sendable {
         self.monitorRoot = monitorRoot
         self.allowShutdown = allowShutdown
         self.logLevel = logLevel
+        self.keyring = keyring
+        self.limits = limits
+    }
+
+    /// Whether the server listens only on this machine.
+    public var isLoopbackOnly: Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased()) || host.hasPrefix("127.")
+    }
+}
+
+/// What both ports share: the instances, the key ring, the zip-building limit.
+public struct GymServerState: Sendable {
+    public let manager: EnvironmentManager
+    public let shutdown: ShutdownSwitch
+    public let keyring: APIKeyring
+    public let archives: ConcurrencyLimit
+
+    public init(manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring()) {
+        self.manager = manager
+        self.shutdown = shutdown
+        self.keyring = keyring
+        self.archives = ConcurrencyLimit(manager.limits.maxConcurrentArchives)
     }
 }
 
 /// The router of the API on port 5000. `main` and the tests both build the server through here.
-public func buildAPIRouter(manager: EnvironmentManager, shutdown: ShutdownSwitch, filesPort: Int = 8000) -> Router<BasicRequestContext> {
-    let router = Router()
-    // The pages on the files port (another origin) read the API: GET /v1/envs/ on the dashboard.
-    router.middlewares.add(CORSMiddleware(allowOrigin: .all, allowHeaders: [.accept, .contentType], allowMethods: [.get, .post, .head, .options]))
-    router.middlewares.add(JSONErrorMiddleware())
+public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
+    let limits = state.manager.limits
+    let body = RequestJSON(limit: limits.maxBodySize)
+    // The pages on the files port (another origin) may read the API.
+    router.middlewares.add(
+        CORSMiddleware(
+            allowOrigin: .all, allowHeaders: [.accept, .contentType, .authorization, PresentedKey.headerName],
+            allowMethods: [.get, .post, .head, .options]))
+    router.middlewares.add(JSONErrorMiddleware(maxBodySize: limits.maxBodySize))
+    router.middlewares.add(APIKeyMiddleware(keyring: state.keyring, body: body))
     var catalog = RouteCatalog()
-    EnvironmentRoutes(manager: manager, shutdown: shutdown, filesPort: filesPort).add(to: router, catalog: &catalog)
+    EnvironmentRoutes(manager: state.manager, shutdown: state.shutdown, filesPort: filesPort, body: body, archives: state.archives)
+        .add(to: router, catalog: &catalog)
+    GymieRoutes().add(to: router, catalog: &catalog)
     catalog.add("GET", "/v1/help", "Every route with its methods and a line of documentation.")
     let help = catalog.json
     router.get("/v1/help") { _, _ in Response.json(help) }
     return router
 }
 
-/// The API application (port 5000).
+/// `buildAPIRouter` for a manager of its own (tests).
+public func buildAPIRouter(manager: EnvironmentManager, shutdown: ShutdownSwitch, filesPort: Int = 8000, keyring: APIKeyring = APIKeyring())
+    -> Router<APIRequestContext>
+{
+    buildAPIRouter(state: GymServerState(manager: manager, shutdown: shutdown, keyring: keyring), filesPort: filesPort)
+}
+
+/// The API application (port 5000): the REST API, and Gymie's WebSocket protocol on `/gym`.
 public func buildAPIApplication(
-    configuration: GymServerConfiguration, manager: EnvironmentManager, shutdown: ShutdownSwitch,
-    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    configuration: GymServerConfiguration, state: GymServerState, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: buildAPIRouter(manager: manager, shutdown: shutdown, filesPort: configuration.filesPort),
+        router: buildAPIRouter(state: state, filesPort: configuration.filesPort),
+        server: gymieUpgrade(state: state),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gym-server"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }
 
+/// HTTP/1.1 with the WebSocket upgrade of `/gym` (Gymie's protocol). The socket is authenticated
+/// at the upgrade, with the header or query forms of the API key; without a valid one it is closed
+/// at once with 1008 (policy violation) and a reason that says how to send a key, which a browser's
+/// WebSocket can read where it cannot read an HTTP status. A plain request to `/gym` goes on to the
+/// router (401 without a key, else 426).
+public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
+    let limits = state.manager.limits
+    let keyring = state.keyring
+    let manager = state.manager
+    return .http1WebSocketUpgrade(
+        configuration: .init(ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
+    ) { head, _, _ in
+        let uri = URI(head.path ?? "")
+        guard uri.path == GymieRoutes.path || uri.path == GymieRoutes.path + "/" else { return .dontUpgrade }
+        var owner: Owner?
+        if keyring.isEnabled {
+            guard let presented = PresentedKey.fromHeaders(head.headerFields) ?? PresentedKey.fromQuery(uri) else {
+                return .upgrade([:]) { _, outbound, _ in
+                    try await outbound.close(.policyViolation, reason: "API key needed: send X-API-Key, or ?api_key=<key> in the URL")
+                }
+            }
+            guard let found = keyring.lookup(presented) else {
+                return .upgrade([:]) { _, outbound, _ in
+                    try await outbound.close(.policyViolation, reason: PresentedKey.notValid)
+                }
+            }
+            owner = found
+        }
+        let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize)
+        return .upgrade([:]) { inbound, outbound, _ in
+            try await session.run(inbound: inbound, outbound: outbound)
+        }
+    }
+}
+
 /// The file server and web view (port 8000): the monitor root, read-only, the dashboard at `/`,
-/// the live view at `/render.html` and its event stream (see `buildFilesRouter`). `frames` is the
-/// hub the step path publishes rendered frames to (`manager.frames`).
-public func buildFilesApplication(
-    configuration: GymServerConfiguration, manager: EnvironmentManager, frames: FrameHub, logger: Logger
-) -> some ApplicationProtocol {
+/// the live view at `/render.html` and its event stream (see `buildFilesRouter`).
+public func buildFilesApplication(configuration: GymServerConfiguration, state: GymServerState, logger: Logger) -> some ApplicationProtocol {
     let site = FilesSite(monitorRoot: configuration.monitorRoot, apiPort: configuration.port, apiHost: configuration.host)
     return Application(
-        router: buildFilesRouter(site: site, manager: manager, frames: frames),
+        router: buildFilesRouter(
+            site: site, manager: state.manager, frames: state.manager.frames, keyring: state.keyring, archives: state.archives),
         configuration: .init(address: .hostname(configuration.host, port: configuration.filesPort), serverName: "gym-server"),
         onServerRunning: { channel in
-            print("gym-server files: http://\(configuration.host):\(channel.localAddress?.port ?? configuration.filesPort)/ (monitor root \(configuration.monitorRoot.path))")
+            announce("gym-server files: http://\(configuration.host):\(channel.localAddress?.port ?? configuration.filesPort)/ (monitor root \(configuration.monitorRoot.path))")
         },
         logger: logger)
+}
+
+/// Closes idle instances every few seconds (`--instance-ttl`).
+struct InstanceExpiryService: Service {
+    let manager: EnvironmentManager
+    let logger: Logger
+
+    func run() async throws {
+        guard let ttl = manager.limits.instanceTTLSeconds, ttl > 0 else {
+            // Nothing to do; a service that returned would stop the server.
+            try? await gracefulShutdown()
+            return
+        }
+        // Look a few times per TTL, at least every 30 s and at most every 100 ms.
+        let interval = Duration.milliseconds(min(30_000, max(100, ttl * 1000 / 4)))
+        // The sleep ends at once when the server shuts down.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                let closed = await manager.expireIdle()
+                if !closed.isEmpty {
+                    logger.info("Closed \(closed.count) instance(s) idle for \(ttl) s: \(closed.joined(separator: ", "))")
+                }
+            }
+        }
+    }
 }
 
 /// Runs both ports until SIGINT, SIGTERM or an allowed `POST /v1/shutdown/`, then closes every
@@ -76,21 +179,37 @@ public func buildFilesApplication(
 public func runGymServer(configuration: GymServerConfiguration) async throws {
     var logger = Logger(label: "gym-server")
     logger.logLevel = configuration.logLevel
+    // Before any thread allocates: few arenas, so that what closed instances free is returned.
+    gym_limit_malloc_arenas(4)
     try FileManager.default.createDirectory(at: configuration.monitorRoot, withIntermediateDirectories: true)
-
-    let manager = EnvironmentManager(monitorRoot: configuration.monitorRoot)
-    let shutdown = ShutdownSwitch(allowed: configuration.allowShutdown)
+    if !configuration.isLoopbackOnly && !configuration.keyring.isEnabled {
+        announce(
+            "gym-server WARNING: listening on \(configuration.host) without API keys: anyone who can reach ports \(configuration.port) and \(configuration.filesPort) can drive and read every instance. Give keys with --api-key or --api-keys-file.")
+    }
+    let problemLogger = logger
+    let manager = EnvironmentManager(
+        monitorRoot: configuration.monitorRoot, limits: configuration.limits,
+        onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") })
+    let state = GymServerState(
+        manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring)
     let api = buildAPIApplication(
-        configuration: configuration, manager: manager, shutdown: shutdown, logger: logger,
-        onServerRunning: { port in print("gym-server API: http://\(configuration.host):\(port)/v1/help") })
-    var services: [any Service] = [api]
+        configuration: configuration, state: state, logger: logger,
+        onServerRunning: { port in announce("gym-server API: http://\(configuration.host):\(port)/v1/help") })
+    var services: [any Service] = [api, InstanceExpiryService(manager: manager, logger: logger)]
     if configuration.filesPort != 0 {
-        services.append(buildFilesApplication(configuration: configuration, manager: manager, frames: manager.frames, logger: logger))
+        services.append(buildFilesApplication(configuration: configuration, state: state, logger: logger))
     }
     let group = ServiceGroup(
         configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-    shutdown.onTrigger { Task { await group.triggerGracefulShutdown() } }
+    state.shutdown.onTrigger { Task { await group.triggerGracefulShutdown() } }
     try await group.run()
     await manager.closeAll()
     logger.info("gym-server stopped")
+}
+
+/// Prints a line about the server and flushes it at once, so that a supervisor reading a pipe
+/// sees where the server listens when it does.
+func announce(_ line: String) {
+    print(line)
+    fflush(nil)
 }

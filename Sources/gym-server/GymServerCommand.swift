@@ -2,13 +2,30 @@ import ArgumentParser
 import Foundation
 import GymServer
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct GymServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gym-server",
         abstract: "The OpenAI gym HTTP API, with Gymnasium's environments built in.",
-        discussion: "Serves the API on --port and the monitor directory with the web view on --files-port.")
+        discussion: """
+            Serves the API on --port and the monitor directory with the web view on --files-port.
+            With API keys (--api-key, --api-keys-file), every client sees only its own instances and files.
+            """)
+
+    /// Swift's tasks run on SwiftNIO's event loops rather than on a pool of their own, so that a
+    /// request does not hop from the loop that read it to another thread and back (see
+    /// docs/PERFORMANCE.md). Nothing on the request path blocks a thread: blocking work runs on
+    /// `BlockingWork`'s threads. `GYM_SERVER_SWIFT_EXECUTOR=1` keeps Swift's own pool.
+    static func main() async {
+        if ProcessInfo.processInfo.environment["GYM_SERVER_SWIFT_EXECUTOR"] == nil {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        let parseAndRun: ([String]?) async -> Void = Self.main
+        await parseAndRun(nil)
+    }
 
     @Option(help: "Address to listen on (0.0.0.0 for every interface).")
     var host = "127.0.0.1"
@@ -25,10 +42,45 @@ struct GymServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    @Flag(name: .customLong("allow-shutdown"), help: "Allow POST /v1/shutdown/ to stop the server.")
+    @Flag(name: .customLong("allow-shutdown"), help: "Allow POST /v1/shutdown/ to stop the server (with API keys, any valid key may).")
     var allowShutdown = false
 
+    @Option(name: .customLong("api-key"), help: "An API key clients must send (repeatable; named key1, key2, ...).")
+    var apiKeys: [String] = []
+
+    @Option(name: .customLong("api-keys-file"), help: "A file of API keys, one 'name:key' per line ('#' starts a comment).")
+    var apiKeysFile: String?
+
+    @Option(name: .customLong("max-body-size"), help: "Largest request body, in bytes (413 beyond).")
+    var maxBodySize = ServerLimits().maxBodySize
+
+    @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message, in bytes (the socket is closed with 1009 beyond).")
+    var maxMessageSize = ServerLimits().maxMessageSize
+
+    @Option(name: .customLong("max-instances"), help: "Live instances, all clients together (429 beyond).")
+    var maxInstances = ServerLimits().maxInstances
+
+    @Option(name: .customLong("max-instances-per-key"), help: "Live instances of one API key (429 beyond).")
+    var maxInstancesPerKey = ServerLimits().maxInstancesPerKey
+
+    @Option(name: .customLong("instance-ttl"), help: "Close an instance no client used for this many seconds (0: never).")
+    var instanceTTL = ServerLimits().instanceTTLSeconds ?? 0
+
+    @Option(name: .customLong("max-stream-instances"), help: "Instances one live stream may watch.")
+    var maxStreamInstances = ServerLimits().maxStreamInstances
+
+    @Option(name: .customLong("max-live-streams"), help: "Live streams open at once on the files port (429 beyond).")
+    var maxLiveStreams = ServerLimits().maxLiveStreams
+
+    @Option(name: .customLong("max-concurrent-zips"), help: "Zip archives built at once, downloads and uploads together (429 beyond).")
+    var maxConcurrentZips = ServerLimits().maxConcurrentArchives
+
     func validate() throws {
+        // A statically linked binary reads its arguments from /proc/self/cmdline: without /proc
+        // every option would be silently ignored.
+        guard !CommandLine.arguments.isEmpty else {
+            throw ValidationError("gym-server could not read its command line (is /proc mounted?)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("Unknown log level '\(logLevel)': use trace, debug, info, notice, warning, error or critical.")
         }
@@ -38,13 +90,40 @@ struct GymServerCommand: AsyncParsableCommand {
         guard (0...65535).contains(filesPort) else {
             throw ValidationError("--files-port must be between 0 and 65535")
         }
+        for (name, value, minimum) in [
+            ("--max-body-size", maxBodySize, 64), ("--max-message-size", maxMessageSize, 64),
+            ("--max-instances", maxInstances, 1), ("--max-instances-per-key", maxInstancesPerKey, 1),
+            ("--instance-ttl", instanceTTL, 0), ("--max-stream-instances", maxStreamInstances, 1),
+            ("--max-live-streams", maxLiveStreams, 1), ("--max-concurrent-zips", maxConcurrentZips, 1),
+        ] where value < minimum {
+            throw ValidationError("\(name) must be at least \(minimum)")
+        }
+        guard instanceTTL <= 10 * 365 * 86400 else {
+            throw ValidationError("--instance-ttl must be at most ten years (0 turns expiry off)")
+        }
     }
 
     func run() async throws {
+        let keyring: APIKeyring
+        do {
+            keyring = try APIKeyring.load(keys: apiKeys, file: apiKeysFile)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        var limits = ServerLimits()
+        limits.maxBodySize = maxBodySize
+        limits.maxMessageSize = maxMessageSize
+        limits.maxInstances = maxInstances
+        limits.maxInstancesPerKey = maxInstancesPerKey
+        limits.instanceTTLSeconds = instanceTTL > 0 ? instanceTTL : nil
+        limits.maxStreamInstances = maxStreamInstances
+        limits.maxLiveStreams = maxLiveStreams
+        limits.maxConcurrentArchives = maxConcurrentZips
         let configuration = GymServerConfiguration(
             host: host, port: port, filesPort: filesPort,
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
-            allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+            allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
+            keyring: keyring, limits: limits)
         try await runGymServer(configuration: configuration)
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 import GymCore
 import GymServer
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 
 /// A parsed answer of the API.
@@ -15,20 +17,38 @@ struct APIAnswer {
     var message: String? { json["message"]?.stringValue }
 }
 
+/// A clock for idle expiry that tests move by hand.
+final class ManualClock: Sendable {
+    private let nanoseconds = Mutex<UInt64>(1_000_000_000)
+
+    var now: UInt64 { nanoseconds.withLock { $0 } }
+
+    func advance(seconds: Double) {
+        nanoseconds.withLock { $0 += UInt64(seconds * 1e9) }
+    }
+}
+
 /// An API application on a fresh manager, driven in-process.
 struct APIHarness {
     let manager: EnvironmentManager
     let shutdown: ShutdownSwitch
     let monitorRoot: URL
+    let keyring: APIKeyring
+    let clock: ManualClock
 
-    init(allowShutdown: Bool = false) {
+    init(allowShutdown: Bool = false, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()) {
         shutdown = ShutdownSwitch(allowed: allowShutdown)
         monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-tests-\(UUID().uuidString)")
-        manager = EnvironmentManager(monitorRoot: monitorRoot)
+        let clock = ManualClock()
+        self.clock = clock
+        self.keyring = keyring
+        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, clock: { clock.now })
     }
 
+    var state: GymServerState { GymServerState(manager: manager, shutdown: shutdown, keyring: keyring) }
+
     var application: some ApplicationProtocol {
-        Application(router: buildAPIRouter(manager: manager, shutdown: shutdown))
+        Application(router: buildAPIRouter(state: state))
     }
 
     func run(_ body: @escaping @Sendable (APIClient) async throws -> Void) async throws {
@@ -38,13 +58,23 @@ struct APIHarness {
 
 struct APIClient: Sendable {
     let client: any TestClientProtocol
+    /// Headers sent with every request (an API key).
+    var headers: HTTPFields = [:]
+
+    /// The same client, sending `X-API-Key: key`.
+    func with(key: String) -> APIClient {
+        var copy = self
+        copy.headers[HTTPField.Name("X-API-Key")!] = key
+        return copy
+    }
 
     @discardableResult
-    func request(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil) async throws -> APIAnswer {
+    func request(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, headers extra: HTTPFields = [:]) async throws -> APIAnswer {
+        var headers = self.headers
+        if body != nil { headers[.contentType] = "application/json" }
+        for field in extra { headers[field.name] = field.value }
         let response = try await client.execute(
-            uri: uri, method: method,
-            headers: body == nil ? [:] : [.contentType: "application/json"],
-            body: body.map { ByteBuffer(string: $0) })
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let text = String(buffer: response.body)
         let json = (try? JSONParser.parse(text)) ?? .string(text)
         return APIAnswer(status: response.status, json: json, headers: response.headers)

@@ -37,6 +37,20 @@ final class RawHTTPConnection: Sendable {
 
     /// Connects to 127.0.0.1:`port` and sends `GET <rawPath>`.
     init(port: Int, rawPath: String, method: String = "GET", headers: [String: String] = [:], keepOpen: Bool = true) throws {
+        let fd = try Self.connectLoopback(port: port)
+        descriptor = fd
+        var request = "\(method) \(rawPath) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        if !keepOpen { request += "Connection: close\r\n" }
+        request += "\r\n"
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let thread = Thread { [self] in self.readLoop() }
+        thread.start()
+    }
+
+    /// A TCP socket connected to 127.0.0.1:`port`.
+    static func connectLoopback(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         var address = sockaddr_in()
@@ -50,15 +64,7 @@ final class RawHTTPConnection: Sendable {
             Glibc.close(fd)
             throw Failure(description: "connect: \(errno)")
         }
-        descriptor = fd
-        var request = "\(method) \(rawPath) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
-        for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        if !keepOpen { request += "Connection: close\r\n" }
-        request += "\r\n"
-        let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        let thread = Thread { [self] in self.readLoop() }
-        thread.start()
+        return fd
     }
 
     /// Closes the socket (the server sees the client go).

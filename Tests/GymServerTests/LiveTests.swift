@@ -109,7 +109,7 @@ struct LiveTests {
         let frames = FrameHub()
         let manager = EnvironmentManager(monitorRoot: fixture.root)
         let instance = try manager.create(envID: "CartPole-v1", seed: 3)
-        _ = try instance.reset(seed: 3, options: nil, render: false)
+        _ = try await instance.reset(seed: 3, options: nil, render: false)
         let id = instance.id
         try await fixture.application(manager: manager, frames: frames).test(.live) { client in
             let port = try #require(client.port)
@@ -129,7 +129,7 @@ struct LiveTests {
             for step in 1...5 {
                 let before = stream.events.count
                 let stepped = ContinuousClock.now
-                _ = try instance.step(action: .int(1), render: false)
+                _ = try await instance.step(action: .int(1), render: false)
                 let event = try #require(await stream.nextEvent(named: "frame", after: before, timeout: .seconds(2)))
                 let json = try JSONParser.parse(event.data)
                 #expect(json["step"]?.intValue == step)
@@ -142,7 +142,7 @@ struct LiveTests {
             stream.close()
             #expect(await stream.wait(timeout: .seconds(3)) { _ in !frames.hasViewers(id) })
             let framesAfter = frames.latestFrame(id)?.step
-            _ = try instance.step(action: .int(0), render: false)
+            _ = try await instance.step(action: .int(0), render: false)
             try await Task.sleep(for: .milliseconds(100))
             #expect(frames.latestFrame(id)?.step == framesAfter, "nobody watches: nothing is rendered")
         }
@@ -171,7 +171,7 @@ struct LiveTests {
             #expect(received.count >= 1 && Double(received.count) <= seconds * 5 + 2, "\(received.count) frames in \(seconds) s at max_fps=5")
             #expect(try JSONParser.parse(received.last?.data ?? "")["step"]?.intValue == 99, "the newest frame arrives")
 
-            try await manager.close(id)
+            try await manager.close(id, for: nil)
             let closed = await slow.nextEvent(named: "closed", after: 0, timeout: .seconds(3))
             #expect(closed != nil)
             #expect(try JSONParser.parse(closed?.data ?? "")["instance_id"]?.stringValue == id)

@@ -5,11 +5,17 @@ import Hummingbird
 import NIOCore
 
 /// The gym HTTP API on `/v1`: the routes of openai/gym-http-api and flaviotruzzi's gym-server.
-struct EnvironmentRoutes<Context: RequestContext>: Sendable {
+/// Every route that names an instance turns its id into an instance with
+/// `EnvironmentManager.instance(_:for:)`, which answers "unknown" for anyone but its owner.
+struct EnvironmentRoutes: Sendable {
+    typealias Context = APIRequestContext
     let manager: EnvironmentManager
     let shutdown: ShutdownSwitch
     /// The port of the file server, for the URLs of uploaded archives (0: not served).
     let filesPort: Int
+    let body: RequestJSON
+    /// Zip archives being built (uploads here, downloads on port 8000).
+    let archives: ConcurrencyLimit
 
     func add(to router: Router<Context>, catalog: inout RouteCatalog) {
         func route(
@@ -19,40 +25,40 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
             catalog.add(method.rawValue, path, doc)
             router.on(RouterPath(path), method: method) { request, context in try await handler(request, context) }
         }
+        let routes = self
         let manager = self.manager
-        let shutdown = self.shutdown
-        let filesPort = self.filesPort
+        let body = self.body
 
-        route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make). Returns {instance_id}.") { request, _ in
-            let body = try await RequestJSON.object(request)
-            let envID = try RequestJSON.required(body, "env_id")
-            return try Self.create(manager, envID: envID, body: body, status: .ok)
+        route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make). Returns {instance_id}.") { request, context in
+            let json = try await body.object(request, context)
+            let envID = try RequestJSON.required(json, "env_id")
+            return try routes.create(envID: envID, body: json, owner: context.owner, status: .ok)
         }
-        route(.post, "/v1/envs/create/", "Create Environment from {\"environment\": \"CartPole-v0\"}. Returns 201 {instance_id}.") { request, _ in
-            let body = try await RequestJSON.object(request)
-            let envID = try RequestJSON.required(body, "environment")
-            return try Self.create(manager, envID: envID, body: body, status: .created)
+        route(.post, "/v1/envs/create/", "Create Environment from {\"environment\": \"CartPole-v0\"}. Returns 201 {instance_id}.") { request, context in
+            let json = try await body.object(request, context)
+            let envID = try RequestJSON.required(json, "environment")
+            return try routes.create(envID: envID, body: json, owner: context.owner, status: .created)
         }
-        route(.get, "/v1/envs/", "List all environments running on the server: {all_envs: {instance_id: env_id}}.") { _, _ in
-            .json(["all_envs": .object(manager.list().mapValues(JSON.string))])
+        route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}.") { _, context in
+            .json(["all_envs": .object(manager.list(for: context.owner).mapValues(JSON.string))])
         }
         route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed, options, render}. Returns {observation, info} (+ render: the frame written).") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
-            let body = try await RequestJSON.object(request, optional: true)
-            let seed = try RequestJSON.seed(body)
-            let options = try RequestJSON.object(body, "options")
-            let render = try RequestJSON.bool(body, "render", default: false)
-            return .json(try instance.reset(seed: seed, options: options, render: render))
+            let instance = try routes.instance(context)
+            let json = try await body.object(request, context, optional: true)
+            let seed = try RequestJSON.seed(json)
+            let options = try RequestJSON.object(json, "options")
+            let render = try RequestJSON.bool(json, "render", default: false)
+            return .json(try await instance.reset(seed: seed, options: options, render: render))
         }
         route(.post, "/v1/envs/{instance_id}/step/", "Step with {action, render?}. Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written).") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
-            let body = try await RequestJSON.object(request)
-            let action = try RequestJSON.required(body, "action")
-            let render = try RequestJSON.bool(body, "render", default: false)
-            return .json(try instance.step(action: action, render: render))
+            let instance = try routes.instance(context)
+            let json = try await body.object(request, context)
+            let action = try RequestJSON.required(json, "action")
+            let render = try RequestJSON.bool(json, "render", default: false)
+            return .json(try await instance.step(action: action, render: render))
         }
         route(.get, "/v1/envs/{instance_id}/render", "The current frame as image/png (?mode=ansi: Gymnasium's text render, for the toy-text envs).") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             switch request.uri.queryParameters.get("mode") ?? "rgb_array" {
             case "rgb_array", "png":
                 var buffer = ByteBuffer()
@@ -61,47 +67,49 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
             case "ansi":
                 return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: try instance.renderANSI())))
             case let mode:
-                throw APIError("Unknown render mode '\(mode)': use rgb_array (the default) or ansi")
+                throw APIError("Unknown render mode '\(mode.prefix(40))': use rgb_array (the default) or ansi")
             }
         }
         route(.get, "/v1/envs/{instance_id}/action_space/", "The action space: {info: {name, n | shape, low, high, ...}}.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             return .json(["info": instance.actionSpace.info])
         }
         route(.get, "/v1/envs/{instance_id}/action_space/sample", "A random action from the action space: {action}.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             return .json(["action": instance.sampleAction()])
         }
         route(.get, "/v1/envs/{instance_id}/action_space/contains/{x}", "Whether x (an integer, or JSON for other spaces) is in the action space: {member}.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             let text = try context.parameters.require("x")
             let x: JSON
             do {
                 x = try JSONParser.parse(text.removingPercentEncoding ?? text)
             } catch {
-                throw APIError("Could not read '\(text)' as an action: give an integer or a JSON value")
+                throw APIError("Could not read '\(text.prefix(80))' as an action: give an integer or a JSON value")
             }
             let member = (try? instance.actionSpace.value(from: x)).map(instance.actionSpace.contains) ?? false
             return .json(["member": .bool(member)])
         }
         route(.get, "/v1/envs/{instance_id}/observation_space/", "The observation space: {info: {name, n | shape, low, high, ...}}.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             return .json(["info": instance.observationSpace.info])
         }
         route(.post, "/v1/envs/{instance_id}/observation_space/contains", "Whether every property given ({name, shape, low, ...}) equals the observation space's: {member}.") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
-            guard let body = try await RequestJSON.object(request), !body.isEmpty else {
+            let instance = try routes.instance(context)
+            guard var json = try await body.object(request, context), !json.isEmpty else {
                 throw APIError("A required request parameter was not provided: give properties of the space, e.g. {\"name\": \"Box\"}")
             }
+            // A key sent in the body is not a property of the space.
+            for name in PresentedKey.queryNames { json[name] = nil }
             let info = instance.observationSpace.info.objectValue ?? [:]
-            if let unknown = body.keys.sorted().first(where: { info[$0] == nil }) {
-                throw APIError("The observation space has no property '\(unknown)'; it has \(info.keys.sorted().joined(separator: ", "))")
+            if let unknown = json.keys.sorted().first(where: { info[$0] == nil }) {
+                throw APIError("The observation space has no property '\(unknown.prefix(80))'; it has \(info.keys.sorted().joined(separator: ", "))")
             }
-            let member = body.allSatisfy { key, value in info[key]!.numericallyEquals(value) }
+            let member = json.allSatisfy { key, value in info[key]!.numericallyEquals(value) }
             return .json(["member": .bool(member)])
         }
         route(.get, "/v1/envs/{instance_id}/info", "Expose the action space (as gym prints it) and the observation space's shape and bounds.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             let (action, observation) = (instance.actionSpace, instance.observationSpace)
             var described = observation.info.objectValue ?? [:]
             if case .box = observation {
@@ -109,49 +117,78 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
             }
             return .json(["action_space": .string(action.description), "observation_space": .object(described)])
         }
-        route(.post, "/v1/envs/{instance_id}/monitor/start/", "Start monitoring: {directory? (relative to the monitor root; default <instance_id>/simulation), force?, resume?, video_callable? (true: capped cubic schedule, false: none, N: every N-th episode)}.") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
-            let body = try await RequestJSON.object(request, optional: true)
-            let directory = try RequestJSON.string(body, "directory")
-            let force = try RequestJSON.bool(body, "force", default: false)
-            let resume = try RequestJSON.bool(body, "resume", default: false)
-            let schedule = try Self.videoSchedule(body?["video_callable"])
-            try manager.startMonitor(instance, directory: directory, force: force, resume: resume, videoSchedule: schedule)
-            return .json(["message": true])
+        route(.post, "/v1/envs/{instance_id}/monitor/start/", "Start monitoring: {directory? (relative to the monitor root, an absolute path taken relative to it too; default <instance_id>/simulation; required with force), force?, resume?, video_callable? (true: capped cubic schedule, false: none, N: every N-th episode)}. Returns {message, directory, url}.") { request, context in
+            let instance = try routes.instance(context)
+            let json = try await body.object(request, context, optional: true)
+            let force = try RequestJSON.bool(json, "force", default: false)
+            let resume = try RequestJSON.bool(json, "resume", default: false)
+            let directory = try Self.monitorDirectory(json, force: force)
+            let schedule = try Self.videoSchedule(json?["video_callable"])
+            let relative = try await manager.startMonitor(instance, directory: directory, force: force, resume: resume, videoSchedule: schedule)
+            return .json(routes.placedAnswer("directory", relative, directory: true, request: request))
         }
         route(.post, "/v1/envs/{instance_id}/monitor/close/", "Stop monitoring: finish the open video and write the statistics and manifest.") { _, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
+            let instance = try routes.instance(context)
             try await instance.closeMonitor()
             return .json(["message": true])
         }
         route(.post, "/v1/envs/{instance_id}/close/", "Close the environment (finishing its monitor) and forget the instance.") { _, context in
-            try await manager.close(try context.parameters.require("instance_id"))
+            try await manager.close(try context.parameters.require("instance_id"), for: context.owner)
             return .json(["message": true])
         }
-        route(.post, "/v1/upload/", "Package a training directory {training_dir, api_key, algorithm_id?} as a .zip under the monitor root; answers its URL on the files port.") { request, _ in
-            let body = try await RequestJSON.object(request)
-            let trainingDirectory = try RequestJSON.required(body, "training_dir")
-            let apiKey = try RequestJSON.required(body, "api_key")
-            guard let directory = trainingDirectory.stringValue, apiKey.stringValue != nil else {
-                throw APIError("Parameters 'training_dir' and 'api_key' must be strings")
+        route(.post, "/v1/upload/", "Package a training directory {training_dir, api_key, algorithm_id?} as a .zip under the monitor root (an absolute training_dir is taken relative to it); answers its path and URL on the files port.") { request, context in
+            let json = try await body.object(request, context)
+            let trainingDirectory = try RequestJSON.required(json, "training_dir")
+            guard let directory = trainingDirectory.stringValue else {
+                throw APIError("Parameter 'training_dir' must be a string, got \(JSONWriter.shortString(trainingDirectory))")
             }
-            _ = try RequestJSON.string(body, "algorithm_id")
-            let path = try await TrainingUpload.package(trainingDirectory: directory, monitorRoot: manager.monitorRoot)
-            return .json(Self.uploadAnswer(path, request: request, filesPort: filesPort))
+            if context.owner == nil || json?["api_key"] != nil {
+                // openai's server: the upload service needed a key, and an empty one is refused.
+                let apiKey = try RequestJSON.required(json, "api_key")
+                guard apiKey.stringValue != nil else { throw APIError("Parameter 'api_key' must be a string") }
+            }
+            _ = try RequestJSON.string(json, "algorithm_id")
+            let path = try await routes.upload(directory, owner: context.owner)
+            return .json(routes.placedAnswer("path", path, request: request))
         }
-        route(.post, "/v1/envs/{instance_id}/upload/", "Package the instance's monitor directory (the open monitor's, else <instance_id>/simulation) as a .zip; answers its URL on the files port.") { request, context in
-            let instance = try manager.instance(try context.parameters.require("instance_id"))
-            let directory = instance.monitorDirectory.flatMap { try? MonitorRoot(manager.monitorRoot).relativePath(of: $0) } ?? "\(instance.id)/simulation"
-            let path = try await TrainingUpload.package(trainingDirectory: directory, monitorRoot: manager.monitorRoot)
-            return .json(Self.uploadAnswer(path, request: request, filesPort: filesPort))
+        route(.post, "/v1/envs/{instance_id}/upload/", "Package the instance's monitor directory (the open monitor's, else <instance_id>/simulation) as a .zip; answers its path and URL on the files port.") { request, context in
+            let instance = try routes.instance(context)
+            let space = manager.space(for: context.owner)
+            let directory = instance.monitorDirectory.flatMap { Self.relativePath(of: $0, in: space) } ?? "\(instance.id)/simulation"
+            let path = try await routes.upload(directory, owner: context.owner)
+            return .json(routes.placedAnswer("path", path, request: request))
         }
-        route(.post, "/v1/shutdown/", "Request a server shutdown (only when started with --allow-shutdown).") { _, _ in
+        route(.post, "/v1/shutdown/", "Request a server shutdown (only when started with --allow-shutdown; with API keys, any valid key).") { _, _ in
             guard shutdown.isAllowed else {
                 throw APIError("Shutdown over the API is disabled: start gym-server with --allow-shutdown to allow it", status: .forbidden)
             }
             shutdown.trigger()
             return .json(["message": "Server shutting down"])
         }
+    }
+
+    /// The instance named by the path, if the caller may see it.
+    func instance(_ context: Context) throws -> EnvironmentInstance {
+        try manager.instance(try context.parameters.require("instance_id"), for: context.owner)
+    }
+
+    /// `directory` of monitor/start: absent means flaviotruzzi's default (nil), unless `force` asks
+    /// to delete files, which needs the directory named (openai's server always needed it); a
+    /// `null` or empty directory is openai's missing parameter.
+    static func monitorDirectory(_ json: [String: JSON]?, force: Bool) throws -> String? {
+        guard let value = json?["directory"] else {
+            if force {
+                throw APIError("A required request parameter 'directory' was not provided: force deletes the monitor files of a directory, so name it (without force, the default is <instance_id>/simulation)")
+            }
+            return nil
+        }
+        guard !value.isEmptyParameter else {
+            throw APIError("A required request parameter 'directory' was not provided")
+        }
+        guard let directory = value.stringValue else {
+            throw APIError("Parameter 'directory' must be a string, got \(JSONWriter.shortString(value))")
+        }
+        return directory
     }
 
     /// old gym's `video_callable`: absent, null or true -> the capped cubic schedule; false -> no
@@ -162,31 +199,56 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         case .bool(false)?: return .never
         case let value?:
             guard let n = value.intValue, n > 0 else {
-                throw APIError("Parameter 'video_callable' must be true, false or a positive integer N (every N-th episode), got \(JSONWriter.string(value))")
+                throw APIError("Parameter 'video_callable' must be true, false or a positive integer N (every N-th episode), got \(JSONWriter.shortString(value))")
             }
             return .every(n)
         }
     }
 
-    static func uploadAnswer(_ path: String, request: Request, filesPort: Int) -> JSON {
-        var answer: [String: JSON] = ["message": true, "path": .string(path)]
+    /// Packages `directory` (relative to the owner's space; absolute taken relative to it) as a
+    /// zip, at most `--max-concurrent-zips` at once.
+    func upload(_ directory: String, owner: Owner?) async throws -> String {
+        let relative = try EnvironmentManager.relativeDirectory(directory)
+        let resolved = try await manager.resolve(relative, for: owner, create: false)
+        let space = manager.space(for: owner)
+        guard let path = try await archives.run({ try await TrainingUpload.package(resolved, named: relative, space: space) }) else {
+            throw APIError(
+                "\(archives.limit) zip archives are being built already (--max-concurrent-zips): try again in a moment",
+                status: .tooManyRequests, headers: [.retryAfter: "1"])
+        }
+        return path
+    }
+
+    static func relativePath(of directory: URL, in space: URL) -> String? {
+        let base = space.standardizedFileURL.path
+        let path = directory.standardizedFileURL.path
+        guard path.hasPrefix(base + "/") else { return nil }
+        return String(path.dropFirst(base.count + 1))
+    }
+
+    /// `{message: true, <key>: path, url}`: where something the client named went, relative to
+    /// the client's part of the monitor root, and its URL on the files port.
+    func placedAnswer(_ key: String, _ path: String, directory: Bool = false, request: Request) -> JSON {
+        var answer: [String: JSON] = ["message": true]
+        answer[key] = .string(path)
         if filesPort != 0 {
             let host = request.head.authority.map { authority -> String in
                 if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") { return String(authority[...end]) }
                 return String(authority.split(separator: ":").first ?? "127.0.0.1")
             } ?? "127.0.0.1"
-            answer["url"] = .string("http://\(host):\(filesPort)/\(path)")
+            let encoded = path.split(separator: "/", omittingEmptySubsequences: true).map { percentEncoded(String($0)) }.joined(separator: "/")
+            answer["url"] = .string("http://\(host):\(filesPort)/\(encoded)\(directory ? "/" : "")")
         }
         return .object(answer)
     }
 
-    static func create(_ manager: EnvironmentManager, envID: JSON, body: [String: JSON]?, status: HTTPResponse.Status) throws -> Response {
+    func create(envID: JSON, body: [String: JSON]?, owner: Owner?, status: HTTPResponse.Status) throws -> Response {
         guard let id = envID.stringValue else {
-            throw APIError("Attempted to look up malformed environment ID '\(JSONWriter.string(envID))'")
+            throw APIError("Attempted to look up malformed environment ID '\(JSONWriter.shortString(envID))'")
         }
         let seed = try RequestJSON.seed(body)
         let kwargs = try RequestJSON.object(body, "kwargs") ?? [:]
-        let instance = try manager.create(envID: id, seed: seed, kwargs: kwargs)
+        let instance = try manager.create(envID: id, seed: seed, kwargs: kwargs, owner: owner)
         return .json(["instance_id": .string(instance.id)], status: status)
     }
 }

@@ -7,25 +7,35 @@ import NIOCore
 struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
+    var headers: HTTPFields = [:]
 
-    init(_ message: String, status: HTTPResponse.Status = .badRequest) {
+    init(_ message: String, status: HTTPResponse.Status = .badRequest, headers: HTTPFields = [:]) {
         self.message = message
         self.status = status
+        self.headers = headers
     }
 
     init(_ error: GymError) { self.init(error.message) }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        .json(["message": .string(message), "error": .string(message)], status: status)
+        var response = Response.json(["message": .string(message), "error": .string(message)], status: status)
+        for header in headers { response.headers.append(header) }
+        return response
+    }
+
+    /// The answer to a body over `--max-body-size`.
+    static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(
+            "The request body is larger than this server's limit of \(limit) bytes (--max-body-size)",
+            status: .contentTooLarge)
     }
 }
 
 extension Response {
     /// A JSON answer.
     static func json(_ value: JSON, status: HTTPResponse.Status = .ok) -> Response {
-        let bytes = JSONWriter.encode(value)
         var buffer = ByteBuffer()
-        buffer.writeBytes(bytes)
+        JSONWriter.write(value, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return Response(
             status: status,
@@ -34,23 +44,45 @@ extension Response {
     }
 }
 
-/// Turns every error into the JSON error form: client errors keep their status, errors of the
-/// framework (404 for an unknown route, 413 for a body too large) too, and anything else is
-/// logged and answered as a 500 with a message (no request should ever get there).
+extension JSONWriter {
+    /// Writes `value` at the end of `buffer`.
+    static func write(_ value: JSON, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(encode(value))
+    }
+}
+
+/// Turns every error into the JSON error form: client errors keep their status (400, 401, 413,
+/// 429), errors of the framework (404 for an unknown route) too, and anything else is logged
+/// and answered as a 500 with a message (no request should ever get there).
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let maxBodySize: Int
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return try error.response(from: request, context: context)
-        } catch let error as GymError {
-            return try APIError(error).response(from: request, context: context)
-        } catch let error as HTTPError {
-            let message = error.body ?? Self.defaultMessage(error.status, request)
-            var response = Response.json(["message": .string(message), "error": .string(message)], status: error.status)
-            for header in error.headers { response.headers.append(header) }
-            return response
         } catch {
+            return try Self.response(for: error, request: request, context: context, maxBodySize: maxBodySize)
+        }
+    }
+
+    static func response(for error: any Error, request: Request, context: Context, maxBodySize: Int) throws -> Response {
+        switch error {
+        case let error as APIError:
+            return try error.response(from: request, context: context)
+        case let error as GymError:
+            return try APIError(error).response(from: request, context: context)
+        case let error as InstanceLookupError:
+            return try APIError(error.message).response(from: request, context: context)
+        case let error as LimitReached:
+            return try APIError(error.message, status: .tooManyRequests).response(from: request, context: context)
+        case is NIOTooManyBytesError:
+            return try APIError.bodyTooLarge(limit: maxBodySize).response(from: request, context: context)
+        case let error as HTTPError:
+            let message = error.body ?? defaultMessage(error.status, request)
+            return try APIError(message, status: error.status, headers: error.headers).response(from: request, context: context)
+        case let error as HTTPResponseError where error.status.code < 500:
+            return try APIError(defaultMessage(error.status, request), status: error.status).response(from: request, context: context)
+        default:
             context.logger.error("Unexpected error on \(request.method) \(request.uri.path): \(error)")
             let message = "Internal error: \(error)"
             return .json(["message": .string(message), "error": .string(message)], status: .internalServerError)
@@ -59,36 +91,70 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func defaultMessage(_ status: HTTPResponse.Status, _ request: Request) -> String {
         switch status {
-        case .notFound: return "No route for \(request.method) \(request.uri.path); see GET /v1/help"
-        case .contentTooLarge: return "Request body too large"
+        case .notFound: return "No route for \(request.method) \(request.uri.path.prefix(200)); see GET /v1/help"
+        case .methodNotAllowed: return "\(request.method) is not allowed on \(request.uri.path.prefix(200)); see GET /v1/help"
         default: return status.reasonPhrase
         }
     }
 }
 
-/// The JSON body of a request, read as the Python servers read it.
-struct RequestJSON {
-    static let maximumBodySize = 1 << 20
+/// The JSON body of a request as the key check may already have read it.
+enum ParsedBody: Sendable {
+    /// No body, or only white space.
+    case empty
+    case object([String: JSON])
+    /// Not JSON, or JSON that is not an object: the error to answer if a route needs the body.
+    case invalid(APIError)
+}
 
-    /// The body as a JSON object; an absent body is `nil` when `optional`, and anything that is
-    /// not a JSON object is the error the gym-http-api server gave.
-    static func object(_ request: Request, optional: Bool = false) async throws -> [String: JSON]? {
-        let buffer = try await request.body.collect(upTo: maximumBodySize)
+/// Reads JSON bodies as the Python servers read them, up to `limit` bytes (`--max-body-size`).
+struct RequestJSON: Sendable {
+    let limit: Int
+
+    /// The body, read and classified.
+    func parse(_ request: Request) async throws -> ParsedBody {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: limit)
+        }
+        return Self.classify(buffer)
+    }
+
+    static func classify(_ buffer: ByteBuffer) -> ParsedBody {
         if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            if optional { return nil }
-            throw APIError("Request is not a valid json")
+            return .empty
         }
         let json: JSON
         do {
             json = try JSONParser.parse(buffer.readableBytesView)
         } catch {
-            throw APIError("Request is not a valid json: \(error)")
+            return .invalid(APIError("Request is not a valid json: \(error)"))
         }
-        if json.isNull, optional { return nil }
-        guard case .object(let members) = json else {
-            throw APIError("Request is not a valid json object: expected {...}, got \(json.typeName)")
+        switch json {
+        case .object(let members): return .object(members)
+        case .null: return .empty
+        default: return .invalid(APIError("Request is not a valid json object: expected {...}, got \(json.typeName)"))
         }
-        return members
+    }
+
+    /// The body as a JSON object; an absent body is `nil` when `optional`, and anything that is
+    /// not a JSON object is the error the gym-http-api server gave.
+    func object(_ request: Request, _ context: APIRequestContext, optional: Bool = false) async throws -> [String: JSON]? {
+        let parsed: ParsedBody
+        if let cached = context.parsedBody {
+            parsed = cached
+        } else {
+            parsed = try await parse(request)
+        }
+        switch parsed {
+        case .object(let members): return members
+        case .empty:
+            if optional { return nil }
+            throw APIError("Request is not a valid json")
+        case .invalid(let error): throw error
+        }
     }
 
     /// A parameter that must be present and not empty (`null`, `""` and `[]` count as absent).
@@ -109,7 +175,7 @@ struct RequestJSON {
     static func bool(_ body: [String: JSON]?, _ name: String, default value: Bool) throws -> Bool {
         guard let json = optional(body, name) else { return value }
         guard let b = json.boolValue else {
-            throw APIError("Parameter '\(name)' must be true or false, got \(JSONWriter.string(json))")
+            throw APIError("Parameter '\(name)' must be true or false, got \(JSONWriter.shortString(json))")
         }
         return b
     }
@@ -117,7 +183,7 @@ struct RequestJSON {
     static func string(_ body: [String: JSON]?, _ name: String) throws -> String? {
         guard let json = optional(body, name) else { return nil }
         guard let s = json.stringValue else {
-            throw APIError("Parameter '\(name)' must be a string, got \(JSONWriter.string(json))")
+            throw APIError("Parameter '\(name)' must be a string, got \(JSONWriter.shortString(json))")
         }
         return s
     }
@@ -125,7 +191,7 @@ struct RequestJSON {
     static func object(_ body: [String: JSON]?, _ name: String) throws -> [String: JSON]? {
         guard let value = body?[name], !value.isNull else { return nil }
         guard let members = value.objectValue else {
-            throw APIError("Parameter '\(name)' must be a JSON object, got \(JSONWriter.string(value))")
+            throw APIError("Parameter '\(name)' must be a JSON object, got \(JSONWriter.shortString(value))")
         }
         return members
     }
@@ -134,8 +200,17 @@ struct RequestJSON {
     static func seed(_ body: [String: JSON]?) throws -> UInt64? {
         guard let json = optional(body, "seed") else { return nil }
         guard let seed = json.intValue, seed >= 0 else {
-            throw APIError("Parameter 'seed' must be a non-negative integer, got \(JSONWriter.string(json))")
+            throw APIError("Parameter 'seed' must be a non-negative integer below 2^63, got \(JSONWriter.shortString(json))")
         }
         return UInt64(seed)
+    }
+}
+
+extension JSONWriter {
+    /// The JSON text of a client's value for an error message, cut to a readable length.
+    static func shortString(_ value: JSON, limit: Int = 200) -> String {
+        let text = string(value)
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit)) + "..."
     }
 }

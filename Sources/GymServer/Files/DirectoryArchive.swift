@@ -29,12 +29,13 @@ enum DirectoryArchive {
     /// Builds the archive of `directory` (resolved, inside the tree's root) with entries under
     /// `name/` and returns an open file holding it.
     static func build(tree: ConfinedTree, directory: String, name: String) async throws -> OpenTemporaryFile {
-        try await NIOThreadPool.singleton.runIfActive {
+        try await BlockingWork.run {
             try buildBlocking(tree: tree, directory: directory, name: name)
         }
     }
 
-    private static func buildBlocking(tree: ConfinedTree, directory: String, name: String) throws -> OpenTemporaryFile {
+    /// `build` on the calling thread (which it blocks).
+    static func buildBlocking(tree: ConfinedTree, directory: String, name: String) throws -> OpenTemporaryFile {
         guard let rootPath = tree.resolvedRoot else { throw Failure(message: "the monitor root is gone") }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-\(UUID().uuidString).zip")
         defer { unlink(url.path) }
@@ -112,7 +113,7 @@ final class OpenTemporaryFile: Sendable {
             while offset < self.size {
                 let length = min(Self.chunkSize, self.size - offset)
                 let start = offset
-                let chunk = try await NIOThreadPool.singleton.runIfActive { () throws -> ByteBuffer in
+                let chunk = try await BlockingWork.run { () throws -> ByteBuffer in
                     var buffer = ByteBuffer()
                     let read = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
                         let n = pread(self.descriptor, bytes.baseAddress, length, off_t(start))

@@ -127,8 +127,9 @@ struct DirectoryListing {
             """
     }
 
+    /// 8 lower-case hex digits (the REST API's ids) or 32 (the WebSocket's, as Gymie makes them).
     static func looksLikeInstanceID(_ name: String) -> Bool {
-        name.utf8.count == 8 && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        (name.utf8.count == 8 || name.utf8.count == 32) && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
     static func humanSize(_ bytes: Int) -> String {

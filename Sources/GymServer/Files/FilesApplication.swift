@@ -8,6 +8,9 @@ import NIOCore
 public struct FilesRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// The owner of the key the request carried (nil with API keys off, or without a key on the
+    /// open pages).
+    public var owner: Owner?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -50,15 +53,19 @@ public struct FilesSite: Sendable {
 ///
 /// Names the pages use begin with `_` or end in `.html`/`.json` at the top level, so they never
 /// shadow an instance directory (8 hex digits).
-public func buildFilesRouter(site: FilesSite, manager: EnvironmentManager, frames: FrameHub) -> Router<FilesRequestContext> {
+public func buildFilesRouter(
+    site: FilesSite, manager: EnvironmentManager, frames: FrameHub, keyring: APIKeyring = APIKeyring(),
+    archives: ConcurrencyLimit? = nil
+) -> Router<FilesRequestContext> {
     let router = Router(context: FilesRequestContext.self)
-    let files = MonitorFiles<FilesRequestContext>(root: site.monitorRoot.path)
+    router.middlewares.add(FilesAccessMiddleware(keyring: keyring))
+    let files = MonitorFiles(manager: manager, archives: archives ?? ConcurrencyLimit(manager.limits.maxConcurrentArchives))
     router.middlewares.add(files)
     var webDirectory = site.webDirectory
     if webDirectory == nil, let path = ProcessInfo.processInfo.environment["GYM_SERVER_WEB_DIR"], !path.isEmpty {
         webDirectory = URL(fileURLWithPath: path)
     }
-    WebRoutes(site: site, webDirectory: webDirectory, files: files).add(to: router)
-    LiveRoutes(manager: manager, frames: frames).add(to: router)
+    WebRoutes(site: site, webDirectory: webDirectory, files: files, requiresKey: keyring.isEnabled).add(to: router)
+    LiveRoutes(manager: manager, frames: frames, requiresKey: keyring.isEnabled).add(to: router)
     return router
 }

@@ -33,7 +33,8 @@ enum HTTPDate {
         } else if words.count == 4, words[3] == "GMT" {
             // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
             let date = words[1].split(separator: "-").map(String.init)
-            guard date.count == 3, let shortYear = Int(date[2]) else { return nil }
+            // Two digits: anything longer is no RFC 850 date (and would overflow below).
+            guard date.count == 3, date[2].count == 2, let shortYear = Int(date[2]), shortYear >= 0 else { return nil }
             (day, monthName, year, clock) = (Int(date[0]), date[1], shortYear < 70 ? 2000 + shortYear : 1900 + shortYear, words[2])
         } else if words.count == 5 {
             // asctime: Sun Nov  6 08:49:37 1994
@@ -84,9 +85,10 @@ enum ByteRangeRequest: Equatable {
         }
         let first = spec[..<dash].trimmingASCIIWhitespace()
         let last = spec[spec.index(after: dash)...].trimmingASCIIWhitespace()
+        // Digits only; a number too large for an Int stands for "past any file" (Int.max).
         func number(_ text: Substring) -> Int? {
-            guard !text.isEmpty, text.count <= 18, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-            return Int(text)
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return text.count <= 18 ? Int(text) : Int.max
         }
         if first.isEmpty {
             // Suffix range: the last N bytes.

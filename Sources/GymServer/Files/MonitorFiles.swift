@@ -13,12 +13,21 @@ import NIOPosix
 /// symbolic links out of its root, reads `bytes=-N` as the first N+1 bytes instead of the last N,
 /// and answers a range starting past the end with a 206 instead of a 416. Its `FileIO` still
 /// streams the bytes.
-struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
-    let tree: ConfinedTree
-    let fileIO = FileIO(threadPool: .singleton)
+struct MonitorFiles: RouterMiddleware {
+    typealias Context = FilesRequestContext
+    let manager: EnvironmentManager
+    let fileIO = FileIO(threadPool: BlockingWork.pool)
+    /// Zip archives being built (downloads here, uploads on port 5000).
+    let archives: ConcurrencyLimit
 
-    init(root: String) {
-        tree = ConfinedTree(root: root)
+    init(manager: EnvironmentManager, archives: ConcurrencyLimit) {
+        self.manager = manager
+        self.archives = archives
+    }
+
+    /// The tree a request sees: the monitor root, or with API keys its owner's folder of it.
+    func tree(_ context: Context) -> ConfinedTree {
+        ConfinedTree(root: manager.space(for: context.owner).path)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -38,8 +47,14 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
         guard let components = ConfinedTree.components(ofRawPath: request.uri.path[...]) else {
             return Self.notFound
         }
+        let tree = tree(context)
         do {
-            if let resolved = tree.resolve(components), let status = ConfinedTree.status(resolved) {
+            // Resolving and stat-ing touch the disk: not on the cooperative pool.
+            let found = try await BlockingWork.run { () -> (String, ConfinedTree.Status)? in
+                guard let resolved = tree.resolve(components), let status = ConfinedTree.status(resolved) else { return nil }
+                return (resolved, status)
+            }
+            if let (resolved, status) = found {
                 switch status.kind {
                 case .directory:
                     guard request.uri.path.hasSuffix("/") else {
@@ -48,7 +63,7 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
                         if let query = request.uri.query, !query.isEmpty { location += "?" + query }
                         return Response(status: .movedPermanently, headers: [.location: location, .contentLength: "0"])
                     }
-                    return try await listing(components, resolved: resolved, request: request)
+                    return try await listing(components, resolved: resolved, tree: tree, request: request)
                 case .file:
                     // `/x.png/` names a directory that is not there.
                     guard !request.uri.path.hasSuffix("/") else { return Self.notFound }
@@ -59,11 +74,15 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
             }
             // `<dir>.zip` where no such file exists: the directory as an archive.
             if let last = components.last, last.hasSuffix(".zip"), !["", ".", ".."].contains(last.dropLast(4)) {
-                let directoryComponents = components.dropLast() + [String(last.dropLast(4))]
-                if let resolved = tree.resolve(Array(directoryComponents)),
-                    ConfinedTree.status(resolved)?.kind == .directory
-                {
-                    return try await archive(resolved, name: String(last.dropLast(4)), request: request)
+                let directoryComponents = Array(components.dropLast() + [String(last.dropLast(4))])
+                let directory = try await BlockingWork.run { () -> String? in
+                    guard let resolved = tree.resolve(directoryComponents), ConfinedTree.status(resolved)?.kind == .directory else {
+                        return nil
+                    }
+                    return resolved
+                }
+                if let directory {
+                    return try await archive(directory, name: String(last.dropLast(4)), tree: tree, request: request)
                 }
             }
         } catch {
@@ -74,11 +93,14 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
 
     // MARK: listings
 
-    func listing(_ components: [String], resolved: String, request: Request) async throws -> Response {
-        let tree = self.tree
+    func listing(_ components: [String], resolved: String, tree: ConfinedTree, request: Request) async throws -> Response {
         guard
-            let entries = try await NIOThreadPool.singleton.runIfActive({ tree.entries(ofResolvedDirectory: resolved) })
+            let entries = try await BlockingWork.run({ tree.entries(ofResolvedDirectory: resolved) })
         else { return Self.notFound }
+        return try await listing(components, entries: entries, request: request)
+    }
+
+    func listing(_ components: [String], entries: [ConfinedTree.Entry], request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let order = query["sort"].flatMap { DirectoryListing.Order(rawValue: String($0)) } ?? .name
         let descending = query["order"] == "desc"
@@ -164,7 +186,7 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
 
     // MARK: archives
 
-    func archive(_ resolved: String, name: String, request: Request) async throws -> Response {
+    func archive(_ resolved: String, name: String, tree: ConfinedTree, request: Request) async throws -> Response {
         var headers: HTTPFields = [
             .contentType: "application/zip",
             .contentDisposition: "attachment; filename=\"\(name.filter { $0.isASCII && $0 != "\"" && $0 != "\\" }).zip\"",
@@ -173,7 +195,11 @@ struct MonitorFiles<Context: RequestContext>: RouterMiddleware {
         if request.method == .head {
             return Response(status: .ok, headers: headers)
         }
-        let file = try await DirectoryArchive.build(tree: tree, directory: resolved, name: name)
+        guard let file = try await archives.run({ try await DirectoryArchive.build(tree: tree, directory: resolved, name: name) }) else {
+            return Self.plain(
+                .tooManyRequests, "\(archives.limit) zip archives are being built already (--max-concurrent-zips): try again in a moment.\n",
+                headers: [.retryAfter: "1"])
+        }
         headers[.contentLength] = String(file.size)
         return Response(status: .ok, headers: headers, body: file.responseBody)
     }

@@ -12,7 +12,7 @@ struct WebAsset: Sendable {
 enum WebAssets {
     static let all: [String: WebAsset] = [
         "app.css": WebAsset(
-            name: "app.css", digest: "b9d78affe7c633666ea4",
+            name: "app.css", digest: "b23e4abf5716a10cb36b",
             text: #"""
 /* gym-server: the dashboard, the live view and the file listings. No external fonts or images. */
 :root {
@@ -112,7 +112,8 @@ h2 { font-size: 15px; margin: 0; font-weight: 650; }
   box-shadow: var(--shadow); overflow: hidden; display: flex; flex-direction: column;
 }
 .card > header { display: flex; align-items: center; gap: 10px; padding: 12px 14px 10px; }
-.card > header code { color: var(--muted); }
+.card > header code { color: var(--muted); min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.card > header h2 { white-space: nowrap; }
 .card > header .badge { margin-left: auto; }
 .badge {
   display: inline-block; font-size: 11px; font-weight: 650; letter-spacing: 0.4px; text-transform: uppercase;
@@ -183,7 +184,8 @@ body.live main { max-width: 1200px; }
 .panel h2 { margin-bottom: 10px; }
 .stats { display: grid; grid-template-columns: auto 1fr; gap: 7px 14px; margin: 0; align-items: baseline; }
 .stats dt { color: var(--muted); }
-.stats dd { margin: 0; text-align: right; font-family: var(--mono); font-variant-numeric: tabular-nums; }
+.stats dd { margin: 0; text-align: right; font-family: var(--mono); font-variant-numeric: tabular-nums; min-width: 0; overflow-wrap: anywhere; }
+.stats dt { white-space: nowrap; }
 .stats dd.big { font-size: 18px; font-weight: 650; }
 .panel .links { display: flex; flex-direction: column; gap: 8px; margin-top: 14px; }
 .panel .links .button { text-align: center; }
@@ -211,7 +213,7 @@ table.files .empty { color: var(--muted); text-align: center; padding: 24px; fon
 
 """#),
         "common.js": WebAsset(
-            name: "common.js", digest: "027c864cc77afee33c34",
+            name: "common.js", digest: "abfccb935c25b9e3eae0",
             text: #"""
 // gym-server: what the dashboard and the live view share. Plain JavaScript, no dependencies.
 "use strict";
@@ -261,10 +263,13 @@ const gym = (() => {
     return configPromise;
   }
 
-  /** The live instances, {instance_id: env_id}, from the API's GET /v1/envs/. */
+  /**
+   * The live instances, {instance_id: env_id}, from this port's /_live/instances (the same list
+   * as the API's GET /v1/envs/; with API keys, the key's own). Throws with status 401 when the
+   * server needs a key and the browser has none yet.
+   */
   async function instances() {
-    const c = await config();
-    const answer = await getJSON(`${c.api}/envs/`);
+    const answer = await getJSON("/_live/instances");
     return answer.all_envs || {};
   }
 
@@ -312,14 +317,15 @@ const gym = (() => {
     return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
   }
 
-  const instanceIDPattern = /^[0-9a-f]{8}$/;
+  /** Instance ids: 8 hex digits (the REST API's), or 32 (the WebSocket's, as Gymie makes them). */
+  const instanceIDPattern = /^([0-9a-f]{8}|[0-9a-f]{32})$/;
 
   return { el, getJSON, config, instances, watch, formatNumber, formatBytes, instanceIDPattern };
 })();
 
 """#),
         "dashboard.js": WebAsset(
-            name: "dashboard.js", digest: "de9b00fbe6cd5dcd2df9",
+            name: "dashboard.js", digest: "db33a1aaf1d5665a54f3",
             text: #"""
 // The dashboard: every live instance (from the API's GET /v1/envs/) with a live thumbnail (one
 // Server-Sent Events stream for all of them), its episodes' rewards plotted from the monitor's
@@ -686,9 +692,13 @@ const gym = (() => {
       notice("");
     } catch (error) {
       $("api-status").className = "status bad";
-      $("api-status").textContent = "API unreachable";
-      const c = await gym.config();
-      notice(`Cannot reach the API at ${c.api}/envs/ (${error.message}). Live instances are not shown; recorded directories still are.`, "error");
+      if (error.status === 401) {
+        $("api-status").textContent = "API key needed";
+        notice(`This server needs an API key: open ${location.origin}/?key=YOUR_KEY once in this browser.`, "error");
+      } else {
+        $("api-status").textContent = "server unreachable";
+        notice(`Cannot read the live instances (${error.message}). Recorded directories are still shown.`, "error");
+      }
     }
     let directories = [];
     try {
@@ -715,7 +725,8 @@ const gym = (() => {
     liveIDs = liveNow;
 
     $("live-count").textContent = liveIDs.length ? `${liveIDs.length}` : "";
-    $("live-empty").hidden = liveIDs.length > 0;
+    // Without the list (no key yet, or the server unreachable) nothing is known to be running.
+    $("live-empty").hidden = liveIDs.length > 0 || live === null;
     const recorded = $("recorded").children.length;
     $("recorded-section").hidden = recorded === 0;
     $("recorded-count").textContent = recorded ? `${recorded}` : "";
@@ -748,8 +759,9 @@ const gym = (() => {
 
   gym.config().then((c) => {
     $("api-address").textContent = `API ${c.api.replace(/\/v1$/, "")}`;
+    const key = c.keys_required ? ` -H 'X-API-Key: YOUR_KEY'` : "";
     $("example").textContent =
-      `curl -X POST ${c.api}/envs/ -H 'Content-Type: application/json' \\\n     -d '{"env_id": "CartPole-v1"}'`;
+      `curl -X POST ${c.api}/envs/ -H 'Content-Type: application/json'${key} \\\n     -d '{"env_id": "CartPole-v1"}'`;
   });
   loop();
 })();
@@ -865,7 +877,7 @@ const gym = (() => {
 
 """#),
         "render.js": WebAsset(
-            name: "render.js", digest: "1d9352a96212740b0142",
+            name: "render.js", digest: "e7db980830cfda25b32c",
             text: #"""
 // The live view: /render.html?instance_id=<id> shows that instance's frames as they are rendered,
 // pushed by the server over Server-Sent Events (no polling). Without an id: a list to pick from.
@@ -906,7 +918,11 @@ const gym = (() => {
           el("strong", {}, all[instance]), el("code", {}, instance))));
       }
     } catch (error) {
-      notice(`Could not reach the API to list the instances (${error.message}). Open /render.html?instance_id=<id>.`, "error");
+      if (error.status === 401) {
+        notice(`This server needs an API key: open ${location.origin}/render.html?key=YOUR_KEY once in this browser.`, "error");
+      } else {
+        notice(`Could not list the instances (${error.message}). Open /render.html?instance_id=<id>.`, "error");
+      }
     }
   }
 

@@ -10,7 +10,9 @@ import NIOCore
 struct WebRoutes: Sendable {
     let site: FilesSite
     let webDirectory: URL?
-    let files: MonitorFiles<FilesRequestContext>
+    let files: MonitorFiles
+    /// API keys are on: data needs an owner.
+    let requiresKey: Bool
 
     /// An asset ready to send.
     struct Page: Sendable {
@@ -23,7 +25,7 @@ struct WebRoutes: Sendable {
         let routes = self
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/", method: method) { request, context in
-                if MonitorFiles<FilesRequestContext>.wantsJSON(request) {
+                if MonitorFiles.wantsJSON(request) {
                     return await routes.rootListing(request, context: context)
                 }
                 return try routes.page("index.html", request)
@@ -40,11 +42,18 @@ struct WebRoutes: Sendable {
     }
 
     func rootListing(_ request: Request, context: FilesRequestContext) async -> Response {
-        guard let root = files.tree.resolvedRoot else { return MonitorFiles<FilesRequestContext>.notFound }
+        if requiresKey && context.owner == nil {
+            return FilesAccessMiddleware.unauthorized(PresentedKey.howToSend)
+        }
+        let tree = files.tree(context)
         do {
-            return try await files.listing([], resolved: root, request: request)
+            guard let root = try await BlockingWork.run({ tree.resolvedRoot }) else {
+                // An owner with nothing recorded yet: an empty root.
+                return try await files.listing([], entries: [], request: request)
+            }
+            return try await files.listing([], resolved: root, tree: tree, request: request)
         } catch {
-            return MonitorFiles<FilesRequestContext>.notFound
+            return MonitorFiles.notFound
         }
     }
 
@@ -54,6 +63,8 @@ struct WebRoutes: Sendable {
             "api_host": .string(site.apiHost),
             "api_prefix": "/v1",
             "live_events": "/_live/events",
+            "live_instances": "/_live/instances",
+            "keys_required": .bool(requiresKey),
         ]
         var buffer = ByteBuffer()
         buffer.writeBytes(JSONWriter.encode(json))

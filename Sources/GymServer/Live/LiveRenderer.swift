@@ -67,7 +67,7 @@ final class LiveRenderer: Sendable {
     private func run(_ instanceID: String) async {
         var wasPresent = false
         while !Task.isCancelled {
-            guard let instance = try? manager.instance(instanceID) else {
+            guard let instance = manager.anyInstance(instanceID) else {
                 // Not created yet, or closed: say so once, then look again now and then.
                 if wasPresent { frames.instanceClosed(instanceID) }
                 wasPresent = false
@@ -83,7 +83,7 @@ final class LiveRenderer: Sendable {
 
             // Draw when the newest frame in the hub shows an older state than the instance's
             // (a client that renders with render: true keeps it current by itself).
-            if instance.stepCounter > frames.latestStateCount(instanceID) ?? -1,
+            if let count = instance.stateWithoutFrame, count > frames.latestStateCount(instanceID) ?? -1,
                 let frame = try? instance.renderLiveFrame()
             {
                 frames.publish(instanceID, frame: frame)

@@ -19,16 +19,23 @@ struct LiveRoutes: Sendable {
     let manager: EnvironmentManager
     let frames: FrameHub
     let renderer: LiveRenderer
+    /// API keys are on: a stream shows only its key's instances.
+    let requiresKey: Bool
+    /// Event streams open now (`--max-live-streams`).
+    let streams: ConcurrencyLimit
 
-    static let maximumInstances = 64
     /// How long a quiet stream waits before it sends a comment, so that proxies keep it open and
     /// a vanished client is noticed.
     static let keepAlive = Duration.seconds(2)
+    /// The range `max_fps` may take.
+    static let fpsRange = 0.01...1000.0
 
-    init(manager: EnvironmentManager, frames: FrameHub) {
+    init(manager: EnvironmentManager, frames: FrameHub, requiresKey: Bool = false) {
         self.manager = manager
         self.frames = frames
+        self.requiresKey = requiresKey
         self.renderer = LiveRenderer(manager: manager, frames: frames)
+        self.streams = ConcurrencyLimit(manager.limits.maxLiveStreams)
     }
 
     func add(to router: Router<FilesRequestContext>) {
@@ -36,8 +43,11 @@ struct LiveRoutes: Sendable {
         router.get("/_live/events") { request, context in
             try routes.events(request, context: context)
         }
+        router.get("/_live/instances") { _, context in
+            routes.instances(context)
+        }
         router.get("/_live/{instance_id}/frame.png") { _, context in
-            try routes.latestFrame(context.parameters.require("instance_id"))
+            try routes.latestFrame(context.parameters.require("instance_id"), context: context)
         }
     }
 
@@ -49,8 +59,29 @@ struct LiveRoutes: Sendable {
             }
     }
 
+    /// `{all_envs: {instance_id: env_id}}` of the live instances the caller may see (the
+    /// dashboard's list, from its own origin).
+    func instances(_ context: FilesRequestContext) -> Response {
+        let all = manager.list(for: context.owner)
+        var buffer = ByteBuffer()
+        JSONWriter.write(["all_envs": .object(all.mapValues(JSON.string))], into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: buffer))
+    }
+
+    /// Whether the caller may watch `id`: anyone with keys off; with keys, only the owner of a
+    /// live instance.
+    private func mayWatch(_ id: String, _ context: FilesRequestContext) -> Bool {
+        guard requiresKey else { return true }
+        guard let instance = manager.anyInstance(id) else { return false }
+        return instance.owner == context.owner
+    }
+
     func events(_ request: Request, context: FilesRequestContext) throws -> Response {
         let query = request.uri.queryParameters
+        let maximumInstances = manager.limits.maxStreamInstances
         var ids: [String] = []
         for value in query[values: "instance_id"] {
             for id in value.split(separator: ",", omittingEmptySubsequences: true) {
@@ -58,24 +89,30 @@ struct LiveRoutes: Sendable {
                     throw HTTPError(.badRequest, message: "'\(id.prefix(64))' is not an instance id\n")
                 }
                 if !ids.contains(String(id)) { ids.append(String(id)) }
+                guard ids.count <= maximumInstances else {
+                    throw HTTPError(.badRequest, message: "At most \(maximumInstances) instances per stream (--max-stream-instances)\n")
+                }
             }
         }
         guard !ids.isEmpty else {
             throw HTTPError(.badRequest, message: "Say which instances to watch: /_live/events?instance_id=<id>\n")
         }
-        guard ids.count <= Self.maximumInstances else {
-            throw HTTPError(.badRequest, message: "At most \(Self.maximumInstances) instances per stream\n")
-        }
         var minimumInterval: Duration?
         var maximumFPS = Double.infinity
         if let text = query["max_fps"] {
-            guard let fps = Double(text), fps.isFinite, fps > 0 else {
-                throw HTTPError(.badRequest, message: "max_fps must be a positive number\n")
+            guard let fps = Double(text), fps.isFinite, Self.fpsRange.contains(fps) else {
+                throw HTTPError(.badRequest, message: "max_fps must be a number from \(Self.fpsRange.lowerBound) to \(Int(Self.fpsRange.upperBound)), got '\(text.prefix(40))'\n")
             }
             if fps < 1000 {
-                minimumInterval = .milliseconds(Int64(1000 / fps))
+                minimumInterval = .nanoseconds(Int64((1e9 / fps).rounded()))
                 maximumFPS = fps
             }
+        }
+        let allowed = ids.filter { mayWatch($0, context) }
+        guard streams.enter() else {
+            throw HTTPError(
+                .tooManyRequests, headers: [.retryAfter: "5"],
+                message: "\(streams.limit) live streams are open already (--max-live-streams): try again later\n")
         }
         let headers: HTTPFields = [
             .contentType: "text/event-stream",
@@ -84,25 +121,27 @@ struct LiveRoutes: Sendable {
         ]
         let routes = self
         let channel = context.channel
-        let watched = ids
         let interval = minimumInterval
         let rate = maximumFPS
+        let streams = self.streams
+        let watched = ids
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                try await routes.stream(watched, minimumInterval: interval, maximumFPS: rate, channel: channel, writer: &writer)
+                defer { streams.leave() }
+                try await routes.stream(watched, allowed: allowed, minimumInterval: interval, maximumFPS: rate, channel: channel, writer: &writer)
             })
     }
 
     private func stream(
-        _ ids: [String], minimumInterval: Duration?, maximumFPS: Double, channel: any Channel,
+        _ ids: [String], allowed: [String], minimumInterval: Duration?, maximumFPS: Double, channel: any Channel,
         writer: inout any ResponseBodyWriter
     ) async throws {
-        let subscription = frames.subscribe(Set(ids))
-        for id in ids { renderer.watch(id, maximumFPS: maximumFPS) }
+        let subscription = frames.subscribe(Set(allowed))
+        for id in allowed { renderer.watch(id, maximumFPS: maximumFPS) }
         defer {
             subscription.cancel()
-            for id in ids { renderer.unwatch(id, maximumFPS: maximumFPS) }
+            for id in allowed { renderer.unwatch(id, maximumFPS: maximumFPS) }
         }
         // The client hung up: stop at once rather than at the next write.
         channel.closeFuture.whenComplete { _ in subscription.cancel() }
@@ -117,7 +156,7 @@ struct LiveRoutes: Sendable {
         try await withGracefulShutdownHandler {
             var buffer = ByteBuffer()
             buffer.writeString("retry: 1000\n\n")
-            buffer.writeString(Self.event("hello", data: hello(ids)))
+            buffer.writeString(Self.event("hello", data: hello(ids, allowed: Set(allowed))))
             try await writer.write(buffer)
             var lastWrite = ContinuousClock.now
             for await _ in subscription.doorbell {
@@ -150,10 +189,10 @@ struct LiveRoutes: Sendable {
         try await writer.finish(nil)
     }
 
-    private func hello(_ ids: [String]) -> JSON {
+    private func hello(_ ids: [String], allowed: Set<String>) -> JSON {
         var instances: [String: JSON] = [:]
         for id in ids {
-            if let instance = try? manager.instance(id) {
+            if allowed.contains(id), let instance = manager.anyInstance(id) {
                 let fps = instance.renderFPS
                 instances[id] = ["env_id": .string(instance.envID), "render_fps": .int(fps)]
             } else {
@@ -185,8 +224,10 @@ struct LiveRoutes: Sendable {
         return event("frame", id: published.sequence, data: status)
     }
 
-    func latestFrame(_ instanceID: String) throws -> Response {
-        guard Self.isValidInstanceID(instanceID[...]), let published = frames.latestPublished(instanceID) else {
+    func latestFrame(_ instanceID: String, context: FilesRequestContext) throws -> Response {
+        guard Self.isValidInstanceID(instanceID[...]), mayWatch(instanceID, context),
+            let published = frames.latestPublished(instanceID)
+        else {
             throw HTTPError(.notFound)
         }
         var buffer = ByteBuffer()

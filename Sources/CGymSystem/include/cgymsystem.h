@@ -1,0 +1,16 @@
+#ifndef GYM_SERVER_CGYMSYSTEM_H
+#define GYM_SERVER_CGYMSYSTEM_H
+
+/// Hands the free pages of every malloc arena back to the system; returns 1 if any was released.
+/// (glibc's malloc_trim; elsewhere nothing happens.)
+int gym_release_free_memory(void);
+
+/// Caps the number of malloc arenas (glibc's M_ARENA_MAX; default 8 per core). Fewer arenas
+/// fragment less, so memory freed by closed instances can go back to the system.
+void gym_limit_malloc_arenas(int count);
+
+/// Lowers the calling thread's scheduling priority to at least `niceness` (Linux keeps a nice
+/// value per thread, and threads it starts inherit it). Only ever lowers: raising needs privileges.
+void gym_lower_thread_priority(int niceness);
+
+#endif

@@ -1,0 +1,227 @@
+import GymCore
+import HummingbirdWebSocket
+import NIOWebSocket
+
+/// Gymie's WebSocket protocol (jscriptcoder/Gymie-Server) on `/gym`, on the very instances of the
+/// REST API: each text message is `{"method": ..., "params": {...}}` and gets one text message
+/// back, or closes the socket with Gymie's code and reason.
+///
+/// | method | params | answer |
+/// | --- | --- | --- |
+/// | `make` | `env_id`, `seed?`, `kwargs?` | the instance id, bare text (32 hex digits) |
+/// | `reset` | `instance_id`, `seed?`, `options?`, `full?` | the observation (with `full`: `{observation, info}`) |
+/// | `step` | `instance_id`, `action`, `render?`, `full?` | `[observation, reward, done, info]` (with `full`: REST's object) |
+/// | `close` | `instance_id` | `true` |
+/// | `observation_space`, `action_space` | `instance_id` | the space's description |
+/// | `action_sample` | `instance_id` | a random action |
+///
+/// Close codes and reasons, as Gymie's: 1003 "Message `<text>` is invalid", 1003 "Message keys
+/// [...] are missing or invalid", 1007 "Method `<m>` not found", 1007 "Parameters `<params>` are
+/// wrong", 1007 "Instance `<id>` not found", 1007 "Environment `<id>` is malformed", 1007
+/// "Environment `<id>` not found", 1007 "Action `<a>` is wrong" (values as Python's `str`); and
+/// gym-server's own: 1003 for binary messages, 1007 with its message for what Gymie had no reason
+/// for (a reset in the middle of a monitored episode, a step before a reset), 1008 for a limit.
+struct GymieSession: Sendable {
+    let manager: EnvironmentManager
+    /// The key the socket was opened with (nil with API keys off).
+    let owner: Owner?
+    let maxMessageSize: Int
+
+    /// What a message gets: an answer, or the socket closed.
+    enum Reply: Equatable {
+        case text(String)
+        case close(WebSocketErrorCode, String)
+    }
+
+    /// Reads messages until the client leaves or a message closes the socket. The instances made
+    /// over the socket stay alive when it goes: they end by `close`, the REST API or idle expiry.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        for try await message in inbound.messages(maxSize: maxMessageSize) {
+            let reply: Reply
+            switch message {
+            case .text(let text):
+                reply = await handle(text)
+            case .binary:
+                reply = .close(.unacceptableData, "Binary messages are not supported: send {\"method\": ..., \"params\": {...}} as text")
+            }
+            switch reply {
+            case .text(let answer):
+                try await outbound.write(.text(answer))
+            case .close(let code, let reason):
+                try await outbound.close(code, reason: Self.closeReason(reason))
+                return
+            }
+        }
+    }
+
+    /// A close reason fits in a close frame's 123 bytes: longer ones are cut at a character
+    /// boundary.
+    static func closeReason(_ reason: String) -> String {
+        guard reason.utf8.count > 123 else { return reason }
+        var cut = ""
+        var bytes = 0
+        for character in reason {
+            let size = character.utf8.count
+            if bytes + size > 123 { break }
+            cut.append(character)
+            bytes += size
+        }
+        return cut
+    }
+
+    // MARK: one message
+
+    func handle(_ text: String) async -> Reply {
+        guard let parsed = try? JSONParser.parse(text), case .object(let data) = parsed else {
+            return .close(.unacceptableData, "Message `\(text)` is invalid")
+        }
+        guard let methodJSON = data["method"], let paramsJSON = data["params"] else {
+            let keys = PythonLiteral.parse(text).map(PythonLiteral.keyList) ?? "[]"
+            return .close(.unacceptableData, "Message keys \(keys) are missing or invalid")
+        }
+        let ordered = PythonLiteral.parse(text)
+        let paramsText: String = {
+            if case .object(let members)? = ordered, let params = members.first(where: { $0.0 == "params" })?.1 {
+                return PythonLiteral.str(params)
+            }
+            return JSONWriter.string(paramsJSON)
+        }()
+        let wrongParameters = Reply.close(.dataInconsistentWithMessage, "Parameters `\(paramsText)` are wrong")
+        guard let methodName = methodJSON.stringValue, let method = Method(rawValue: methodName) else {
+            // Python: `public[method]` raises KeyError for an unknown name, TypeError for an
+            // unhashable one (a list or a dict).
+            if case .array = methodJSON { return wrongParameters }
+            if case .object = methodJSON { return wrongParameters }
+            let shown = ordered.flatMap { value -> String? in
+                if case .object(let members) = value, let m = members.first(where: { $0.0 == "method" })?.1 { return PythonLiteral.str(m) }
+                return nil
+            } ?? JSONWriter.string(methodJSON)
+            return .close(.dataInconsistentWithMessage, "Method `\(shown)` not found")
+        }
+        guard case .object(let params) = paramsJSON else { return wrongParameters }
+        guard Set(params.keys).isSubset(of: method.parameters), method.required.isSubset(of: Set(params.keys)) else {
+            return wrongParameters
+        }
+        do {
+            return try await call(method, params, wrongParameters: wrongParameters, ordered: ordered)
+        } catch let error as InstanceLookupError {
+            if let seconds = error.expiredAfterSeconds {
+                return .close(.dataInconsistentWithMessage, "Instance `\(error.instanceID)` expired after \(seconds) s without a request")
+            }
+            return .close(.dataInconsistentWithMessage, "Instance `\(error.instanceID)` not found")
+        } catch let error as LimitReached {
+            return .close(.policyViolation, error.message)
+        } catch let error as GymError {
+            return .close(.dataInconsistentWithMessage, error.message)
+        } catch {
+            return .close(.dataInconsistentWithMessage, "\(error)")
+        }
+    }
+
+    enum Method: String {
+        case make, reset, step, close
+        case observationSpace = "observation_space"
+        case actionSpace = "action_space"
+        case actionSample = "action_sample"
+
+        /// Gymie's parameters, and gym-server's additions (`kwargs`; `seed`, `options`, `full`).
+        var parameters: Set<String> {
+            switch self {
+            case .make: return ["env_id", "seed", "kwargs"]
+            case .reset: return ["instance_id", "seed", "options", "full"]
+            case .step: return ["instance_id", "action", "render", "full"]
+            case .close, .observationSpace, .actionSpace, .actionSample: return ["instance_id"]
+            }
+        }
+
+        var required: Set<String> {
+            switch self {
+            case .make: return ["env_id"]
+            case .step: return ["instance_id", "action"]
+            default: return ["instance_id"]
+            }
+        }
+    }
+
+    private func call(_ method: Method, _ params: [String: JSON], wrongParameters: Reply, ordered: PythonLiteral.Value?) async throws -> Reply {
+        if method == .make { return try make(params, wrongParameters: wrongParameters, ordered: ordered) }
+        guard let id = params["instance_id"] else { return wrongParameters }
+        guard let instanceID = id.stringValue else {
+            return .close(.dataInconsistentWithMessage, "Instance `\(Self.shown(id, "instance_id", ordered))` not found")
+        }
+        let instance = try manager.instance(instanceID, for: owner)
+        let full = params["full"]?.boolValue ?? false
+        if let value = params["full"], value.boolValue == nil, !value.isNull { return wrongParameters }
+        switch method {
+        case .make:
+            return wrongParameters
+        case .reset:
+            guard let seed = Self.seed(params["seed"]), let options = Self.object(params["options"]) else { return wrongParameters }
+            let answer = try await instance.reset(seed: seed.value, options: options.value, render: false)
+            return .text(JSONWriter.string(full ? answer : answer["observation"] ?? .null))
+        case .step:
+            guard let action = params["action"] else { return wrongParameters }
+            let render = params["render"]?.boolValue ?? false
+            if let value = params["render"], value.boolValue == nil, !value.isNull { return wrongParameters }
+            // Gymie: an action the environment cannot take is "wrong", shown as Python's str.
+            guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true else {
+                return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
+            }
+            let answer = try await instance.step(action: action, render: render)
+            if full { return .text(JSONWriter.string(answer)) }
+            return .text(JSONWriter.string([answer["observation"] ?? .null, answer["reward"] ?? .null, answer["done"] ?? .null, answer["info"] ?? [:]]))
+        case .close:
+            try await manager.close(instanceID, for: owner)
+            return .text("true")
+        case .observationSpace:
+            return .text(JSONWriter.string(instance.observationSpace.info))
+        case .actionSpace:
+            return .text(JSONWriter.string(instance.actionSpace.info))
+        case .actionSample:
+            return .text(JSONWriter.string(instance.sampleAction()))
+        }
+    }
+
+    private func make(_ params: [String: JSON], wrongParameters: Reply, ordered: PythonLiteral.Value?) throws -> Reply {
+        guard let envJSON = params["env_id"] else { return wrongParameters }
+        guard let envID = envJSON.stringValue, Registry.isWellFormed(envID) else {
+            return .close(.dataInconsistentWithMessage, "Environment `\(Self.shown(envJSON, "env_id", ordered))` is malformed")
+        }
+        guard (try? manager.registry.spec(for: envID)) != nil else {
+            return .close(.dataInconsistentWithMessage, "Environment `\(envID)` not found")
+        }
+        guard let seed = Self.seed(params["seed"]), let kwargs = Self.object(params["kwargs"]) else { return wrongParameters }
+        let instance: EnvironmentInstance
+        do {
+            instance = try manager.create(envID: envID, seed: seed.value, kwargs: kwargs.value ?? [:], owner: owner, idStyle: .long)
+        } catch is GymError {
+            // Arguments the environment does not take (Gymie: a TypeError of gym.make).
+            return wrongParameters
+        }
+        return .text(instance.id)
+    }
+
+    /// A parameter's value as Python's `str` shows it, in the order the client wrote it.
+    private static func shown(_ value: JSON, _ name: String, _ ordered: PythonLiteral.Value?) -> String {
+        if case .object(let members)? = ordered, case .object(let params)? = members.first(where: { $0.0 == "params" })?.1,
+            let original = params.first(where: { $0.0 == name })?.1
+        {
+            return PythonLiteral.str(original)
+        }
+        return value.stringValue ?? JSONWriter.string(value)
+    }
+
+    /// An optional seed: absent or null is `.some(nil)`; a non-negative integer is the seed;
+    /// anything else is nil (wrong).
+    private static func seed(_ json: JSON?) -> (value: UInt64?, ())? {
+        guard let json, !json.isNull else { return (nil, ()) }
+        guard let seed = json.intValue, seed >= 0 else { return nil }
+        return (UInt64(seed), ())
+    }
+
+    private static func object(_ json: JSON?) -> (value: [String: JSON]?, ())? {
+        guard let json, !json.isNull else { return (nil, ()) }
+        guard let members = json.objectValue else { return nil }
+        return (members, ())
+    }
+}
