@@ -19,6 +19,7 @@ deps-test:
 
 release: deps
 	$(SWIFT) build -c release --product gym-server
+	$(SWIFT) build -c release --product gym-load
 
 build: deps
 	$(SWIFT) build
@@ -40,10 +41,13 @@ test: deps-test venv
 test-python: release
 	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
+	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
+		$(VENV)/gymnasium/bin/python scripts/e2e_service_test.py --server .build/release/gym-server --load .build/release/gym-load
+	$(VENV)/gymnasium/bin/python scripts/openai_suite.py --server .build/release/gym-server
 
 # Headless Chromium opens the live view and the dashboard of a running release server.
-test-browser: release
-	python3 scripts/browser_test.py --server .build/release/gym-server
+test-browser: release venv
+	$(VENV)/browser/bin/python scripts/browser_test.py --server .build/release/gym-server
 
 bench: deps-test venv release
 	scripts/bench.sh

@@ -27,3 +27,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1
 if [ -d /dev/shm ]; then
     "$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server --env Pendulum-v1 --action '[0.0]' --monitor-parent /dev/shm
 fi
+
+echo "=== 4. a shared server: latency under load, the load test, WebSocket against REST"
+swift build -c release --product gym-load
+"$venv/bin/python" scripts/bench_service.py --server .build/release/gym-server --load .build/release/gym-load

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Browser tests of port 8000: a real headless Chromium drives the live view and the dashboard.
+"""Browser tests of the files port: headless Chromium, driven by Playwright, opens the live view and
+the dashboard of a running server.
 
-    scripts/browser_test.py [--server .build/release/gym-server] [--chromium chromium]
-                            [--screenshots .tmp/browser] [--keep]
+    scripts/browser_test.py [--server .build/release/gym-server] [--chromium /usr/bin/chromium]
+                            [--screenshots .tmp/browser]
 
 Starts the release server on free ports with a fresh monitor directory, creates CartPole
 instances through the API, and checks, in the browser:
@@ -10,25 +11,27 @@ instances through the API, and checks, in the browser:
     change; screenshots differ), and how long a step takes to show;
   * the dashboard shows the instance with a live thumbnail, a reward plot drawn from the
     monitor's stats file, a recorded video that plays, and a .zip of the monitor directory;
+  * an instance made over the WebSocket (Gymie's protocol, a 32-hex id) shows on the dashboard
+    and in the live view as it is stepped;
+  * with API keys (a second server), the dashboard asks for a key, takes it once from ?key=
+    into an HttpOnly, SameSite=Strict cookie, and then shows that key's instances and no other's;
   * the server stops promptly on SIGTERM while a browser holds a live stream open.
 Screenshots land in --screenshots. Prints "N passed, N failed"; exits 1 on any failure.
 
-Needs only Python's standard library (the DevTools protocol is spoken over a small WebSocket
-client below) and Debian's chromium package.
+Needs Playwright and websockets (PyPI; scripts/make-venv.sh makes .venv/browser with them) and
+Debian's chromium package, which Playwright is given as its executable: no browser is downloaded.
 """
 import argparse
-import base64
 import contextlib
 import hashlib
-import http.client
 import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -38,170 +41,17 @@ import urllib.error
 import urllib.request
 import zipfile
 
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+    from websockets.sync.client import connect as websocket_connect
+except ImportError as missing:
+    sys.exit(f"{missing}: run this with the browser virtualenv (scripts/make-venv.sh; .venv/browser/bin/python)")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-# MARK: a minimal WebSocket client (RFC 6455), enough for the DevTools protocol
-
-class WebSocket:
-    def __init__(self, url):
-        assert url.startswith("ws://")
-        rest = url[5:]
-        hostport, _, path = rest.partition("/")
-        host, _, port = hostport.partition(":")
-        self.sock = socket.create_connection((host, int(port or 80)), timeout=60)
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        self.sock.sendall(request.encode())
-        response = b""
-        while b"\r\n\r\n" not in response:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("websocket handshake failed")
-            response += chunk
-        head, _, self.buffer = response.partition(b"\r\n\r\n")
-        if b" 101 " not in head.split(b"\r\n")[0]:
-            raise ConnectionError(f"websocket handshake refused: {head[:200]!r}")
-
-    def send(self, text):
-        payload = text.encode()
-        header = bytearray([0x81])
-        n = len(payload)
-        if n < 126:
-            header.append(0x80 | n)
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(bytes(header) + mask + masked)
-
-    def _read(self, n):
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionError("websocket closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:n], self.buffer[n:]
-        return data
-
-    def receive(self):
-        message = b""
-        while True:
-            b0, b1 = self._read(2)
-            opcode, final = b0 & 0x0F, b0 & 0x80
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._read(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._read(8))[0]
-            if b1 & 0x80:
-                mask = self._read(4)
-                data = bytes(b ^ mask[i % 4] for i, b in enumerate(self._read(n)))
-            else:
-                data = self._read(n)
-            if opcode == 0x8:
-                raise ConnectionError("websocket closed by peer")
-            if opcode in (0x9, 0xA):
-                continue
-            message += data
-            if final:
-                return message.decode()
-
-    def close(self):
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
-class Browser:
-    """One headless Chromium page, driven over the DevTools protocol."""
-
-    def __init__(self, chromium, width=1360, height=1000):
-        self.profile = tempfile.mkdtemp(prefix="gym-browser-")
-        port = free_port()
-        self.process = subprocess.Popen(
-            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
-             "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={port}",
-             f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        targets = None
-        while time.time() < deadline:
-            try:
-                targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2).read())
-                if any(t.get("type") == "page" for t in targets):
-                    break
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.2)
-        page = next((t for t in targets or [] if t.get("type") == "page"), None)
-        if page is None:
-            raise RuntimeError("chromium did not start (no DevTools page)")
-        self.ws = WebSocket(page["webSocketDebuggerUrl"])
-        self.next_id = 0
-        self.console = []
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
-
-    def call(self, method, **params):
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.receive())
-            if message.get("id") == my_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            if message.get("method") == "Runtime.exceptionThrown":
-                self.console.append(message["params"]["exceptionDetails"].get("text", "exception"))
-            if message.get("method") == "Runtime.consoleAPICalled" and message["params"].get("type") == "error":
-                self.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in message["params"]["args"]))
-
-    def navigate(self, url):
-        self.call("Page.navigate", url=url)
-        self.wait("document.readyState === 'complete'", timeout=15)
-
-    def evaluate(self, expression, await_promise=False):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=await_promise)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails'].get('exception', {}).get('description')}")
-        return result.get("result", {}).get("value")
-
-    def wait(self, expression, timeout=10.0, interval=0.05):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with contextlib.suppress(RuntimeError):
-                value = self.evaluate(expression)
-                if value:
-                    return value
-            time.sleep(interval)
-        return None
-
-    def screenshot(self, path, full_page=False):
-        params = {"format": "png"}
-        if full_page:
-            metrics = self.call("Page.getLayoutMetrics")
-            size = metrics.get("cssContentSize") or metrics["contentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-            params["captureBeyondViewport"] = True
-        data = base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
-        with open(path, "wb") as f:
-            f.write(data)
-        return data
-
-    def close(self):
-        self.ws.close()
-        self.process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-        if self.process.poll() is None:
-            self.process.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
+VIEWPORT = {"width": 1360, "height": 1000}
+KEY = "browser-key-123"
+OTHER_KEY = "other-key-456"
 
 
 # MARK: the server
@@ -213,15 +63,19 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary):
+    def __init__(self, binary, api_keys=()):
         self.monitor = tempfile.mkdtemp(prefix="gym-browser-monitor-")
         self.api_port, self.files_port = free_port(), free_port()
-        self.log = open(os.path.join(self.monitor, "..", f"gym-browser-server-{self.api_port}.log"), "w")
-        self.process = subprocess.Popen(
-            [binary, "--host", "127.0.0.1", "--port", str(self.api_port), "--files-port", str(self.files_port),
-             "--monitor-dir", self.monitor], stdout=self.log, stderr=subprocess.STDOUT)
+        self.log_path = os.path.join(tempfile.gettempdir(), f"gym-browser-server-{self.api_port}.log")
+        self.log = open(self.log_path, "w")
+        command = [binary, "--host", "127.0.0.1", "--port", str(self.api_port), "--files-port", str(self.files_port),
+                   "--monitor-dir", self.monitor]
+        for key in api_keys:
+            command += ["--api-key", key]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self.api = f"http://127.0.0.1:{self.api_port}/v1"
         self.files = f"http://127.0.0.1:{self.files_port}"
+        self.websocket = f"ws://127.0.0.1:{self.api_port}/gym"
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -229,35 +83,42 @@ class Server:
                 urllib.request.urlopen(f"{self.files}/config.json", timeout=1).read()
                 return
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.1)
+        self.stop(keep_log=True)
         raise RuntimeError("the server did not start")
 
-    def post(self, path, body=None):
+    def post(self, path, body=None, key=None):
         data = json.dumps(body if body is not None else {}).encode()
-        request = urllib.request.Request(f"{self.api}{path}", data=data, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["X-API-Key"] = key
+        request = urllib.request.Request(f"{self.api}{path}", data=data, method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
-    def create(self, env_id="CartPole-v1", seed=None):
+    def create(self, env_id="CartPole-v1", seed=None, key=None):
         body = {"env_id": env_id}
         if seed is not None:
             body["seed"] = seed
-        return self.post("/envs/", body)["instance_id"]
+        return self.post("/envs/", body, key=key)["instance_id"]
 
-    def episode(self, instance, rng, render=False, pause=0.0):
-        """One episode with random actions; returns its length."""
-        self.post(f"/envs/{instance}/reset/", {"render": render})
+    def episode(self, instance, rng, render=False, pause=0.0, key=None, stop=None):
+        """One episode with random actions (until done, or until stop is set); returns its length."""
+        self.post(f"/envs/{instance}/reset/", {"render": render}, key=key)
         steps = 0
-        while True:
-            answer = self.post(f"/envs/{instance}/step/", {"action": rng.randrange(2), "render": render})
+        while not (stop and stop.is_set()):
+            answer = self.post(f"/envs/{instance}/step/", {"action": rng.randrange(2), "render": render}, key=key)
             steps += 1
             if pause:
                 time.sleep(pause)
             if answer["done"]:
-                return steps
+                break
+        return steps
 
-    def stop(self):
+    def stop(self, keep_log=False):
+        """Stops the server and removes its monitor directory; its log too, unless keep_log."""
         if self.process.poll() is None:
             self.process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -266,6 +127,80 @@ class Server:
                 self.process.kill()
         self.log.close()
         shutil.rmtree(self.monitor, ignore_errors=True)
+        if keep_log:
+            print(f"server log: {self.log_path}")
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(self.log_path)
+
+
+class Gymie:
+    """Gymie's protocol over an open WebSocket: a JSON request, a JSON (or bare) answer."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def call(self, method, **params):
+        self.connection.send(json.dumps({"method": method, "params": params}))
+        return self.connection.recv(timeout=30)
+
+
+class Stepper:
+    """Plays episodes in a thread until stopped, so pages have frames to show."""
+
+    def __init__(self, play):
+        self.stop_event = threading.Event()
+        self.errors = []
+
+        def run():
+            while not self.stop_event.is_set():
+                try:
+                    play(self.stop_event)
+                except Exception as error:  # noqa: BLE001
+                    self.errors.append(repr(error))
+                    time.sleep(0.1)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+
+# MARK: the browser
+
+class Page:
+    """A Playwright page with the helpers the tests use; collects the page's script errors."""
+
+    def __init__(self, context):
+        self.page = context.new_page()
+        self.errors = []
+        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        # console.error() calls; not "Failed to load resource" (a 401 or 404 the page handles).
+        self.page.on("console", lambda message: self.errors.append(message.text)
+                     if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+
+    def navigate(self, url):
+        return self.page.goto(url, wait_until="load", timeout=15000)
+
+    def evaluate(self, expression, argument=None):
+        return self.page.evaluate(expression, argument)
+
+    def wait(self, expression, timeout=10.0):
+        """The expression's value once truthy, or None after timeout seconds."""
+        guarded = f"() => {{ try {{ return ({expression}); }} catch (e) {{ return null; }} }}"
+        try:
+            return self.page.wait_for_function(guarded, timeout=timeout * 1000, polling=50).json_value()
+        except PlaywrightError:
+            return None
+
+    def screenshot(self, path, full_page=False):
+        return self.page.screenshot(path=path, full_page=full_page)
+
+    def close(self):
+        with contextlib.suppress(PlaywrightError):
+            self.page.close()
 
 
 # MARK: the tests
@@ -285,100 +220,97 @@ class Results:
         return condition
 
 
-def test_live_view(browser, server, results, shots):
+def card_selector(section, instance):
+    return f"document.querySelector('#{section} [data-instance=\"{instance}\"]')"
+
+
+def test_live_view(page, server, results, shots):
     print("live view")
     rng = random.Random(1)
     instance = server.create(seed=7)
     server.post(f"/envs/{instance}/reset/", {"seed": 7})
-    browser.navigate(f"{server.files}/render.html?instance_id={instance}")
-    first = browser.wait("Number(document.body.dataset.frames || 0) >= 1", timeout=10)
+    page.navigate(f"{server.files}/render.html?instance_id={instance}")
+    first = page.wait("Number(document.body.dataset.frames || 0) >= 1", timeout=10)
     results.check("the first frame appears without any step (rendered because someone watches)", bool(first))
-    results.check("the page names the environment", browser.wait("document.getElementById('env-id').textContent === 'CartPole-v1'", 5))
-    src = browser.evaluate("document.getElementById('frame').src.slice(0, 22)") or ""
+    results.check("the page names the environment", page.wait("document.getElementById('env-id').textContent === 'CartPole-v1'", 5))
+    src = page.evaluate("document.getElementById('frame').src.slice(0, 22)") or ""
     results.check("the frame is a PNG pushed in the event", src == "data:image/png;base64,", src)
-    before = browser.screenshot(os.path.join(shots, "render-1.png"))
+    before = page.screenshot(os.path.join(shots, "render-1.png"))
 
     # Step with and without render: true; time from the answer to the frame on the page.
     latencies = []
     for n in range(1, 16):
         server.post(f"/envs/{instance}/step/", {"action": n % 2, "render": n % 3 == 0})
         t0 = time.perf_counter()
-        shown = browser.evaluate(
-            f"""new Promise((resolve) => {{
-                const done = () => document.body.dataset.step === '{n}';
+        shown = page.evaluate(
+            """(n) => new Promise((resolve) => {
+                const done = () => document.body.dataset.step === String(n);
                 if (done()) return resolve(true);
-                const o = new MutationObserver(() => {{ if (done()) {{ o.disconnect(); resolve(true); }} }});
-                o.observe(document.body, {{attributes: true}});
+                const o = new MutationObserver(() => { if (done()) { o.disconnect(); resolve(true); } });
+                o.observe(document.body, {attributes: true});
                 setTimeout(() => resolve(false), 3000);
-            }})""", await_promise=True)
+            })""", n)
         if shown:
             latencies.append((time.perf_counter() - t0) * 1000)
     results.check("every step shows up in the page", len(latencies) == 15, f"{len(latencies)}/15")
     if latencies:
         latencies.sort()
         print(f"        step answered -> frame in the DOM: median {latencies[len(latencies) // 2]:.1f} ms, "
-              f"max {latencies[-1]:.1f} ms (includes a DevTools round trip)")
+              f"max {latencies[-1]:.1f} ms (includes a Playwright round trip)")
         results.check("a new frame shows within ~100 ms", latencies[len(latencies) // 2] < 100)
     time.sleep(0.3)
-    after = browser.screenshot(os.path.join(shots, "render-2.png"))
+    after = page.screenshot(os.path.join(shots, "render-2.png"))
     results.check("the picture changed between the screenshots", hashlib.sha256(before).digest() != hashlib.sha256(after).digest())
-    step_text = browser.evaluate("document.getElementById('step').textContent")
+    step_text = page.evaluate("document.getElementById('step').textContent")
     results.check("the step counter reads 15", step_text == "15", step_text)
 
     # A whole episode at the environment's pace, watched: frames keep flowing.
-    shown_before = int(browser.evaluate("document.body.dataset.frames") or 0)
+    shown_before = int(page.evaluate("document.body.dataset.frames") or 0)
     server.episode(instance, rng, pause=0.02)
     time.sleep(0.3)
-    shown_after = int(browser.evaluate("document.body.dataset.frames") or 0)
+    shown_after = int(page.evaluate("document.body.dataset.frames") or 0)
     results.check("an episode stepped without render: true still plays in the view", shown_after - shown_before >= 5,
                   f"{shown_after - shown_before} frames")
-    browser.screenshot(os.path.join(shots, "render-3.png"))
+    page.screenshot(os.path.join(shots, "render-3.png"))
 
     # The page without an id lists the instances.
-    browser.navigate(f"{server.files}/render.html")
-    listed = browser.wait(f"document.querySelector('#picker-list a[href*=\"{instance}\"]') !== null", 10)
-    results.check("without an id the live view lists the instances (through the API, CORS)", bool(listed))
-    browser.screenshot(os.path.join(shots, "render-picker.png"))
+    page.navigate(f"{server.files}/render.html")
+    listed = page.wait(f"document.querySelector('#picker-list a[href*=\"{instance}\"]') !== null", 10)
+    results.check("without an id the live view lists the instances (/_live/instances)", bool(listed))
+    page.screenshot(os.path.join(shots, "render-picker.png"))
     server.post(f"/envs/{instance}/close/")
 
 
-def test_dashboard(browser, server, results, shots):
+def test_dashboard(page, server, results, shots):
     print("dashboard")
     rng = random.Random(2)
-    # An instance with a monitor: 12 episodes, videos of episodes 0, 1 and 8.
+    # An instance with a monitor (the default directory, <id>/simulation): 12 episodes, videos of
+    # episodes 0, 1 and 8.
     live = server.create(seed=3)
     try:
-        server.post(f"/envs/{live}/monitor/start/", {"force": True})
+        server.post(f"/envs/{live}/monitor/start/")
     except urllib.error.HTTPError as error:
-        results.check("POST /v1/envs/{id}/monitor/start/ exists", False, f"{error.code}")
+        results.check("POST /v1/envs/{id}/monitor/start/ starts a monitor", False, f"{error.code}: {error.read()[:200]!r}")
         return
     lengths = [server.episode(live, rng) for _ in range(12)]
     server.post(f"/envs/{live}/monitor/close/")
     server.post(f"/envs/{live}/reset/", {"seed": 5})
     # A second one, monitored and then closed: it shows under "Recorded".
     gone = server.create(seed=4)
-    server.post(f"/envs/{gone}/monitor/start/", {"force": True})
+    server.post(f"/envs/{gone}/monitor/start/")
     for _ in range(3):
         server.episode(gone, rng, render=True)
     server.post(f"/envs/{gone}/close/")
 
-    stop = threading.Event()
-
-    def keep_stepping():
-        while not stop.is_set():
-            with contextlib.suppress(Exception):
-                server.episode(live, rng, pause=0.02)
-
-    stepper = threading.Thread(target=keep_stepping, daemon=True)
-    stepper.start()
+    stepper = Stepper(lambda stop: server.episode(live, rng, pause=0.02, stop=stop))
     try:
-        browser.navigate(f"{server.files}/")
-        card = f"document.querySelector('#live [data-instance=\"{live}\"]')"
-        results.check("the live instance has a card", bool(browser.wait(f"{card} !== null", 10)))
-        results.check("its thumbnail is live", bool(browser.wait(f"Number({card}.dataset.frames || 0) >= 3", 10)))
-        episodes = browser.wait(f"Number({card}.dataset.episodes || 0)", 10)
+        page.navigate(f"{server.files}/")
+        card = card_selector("live", live)
+        results.check("the live instance has a card", bool(page.wait(f"{card} !== null", 10)))
+        results.check("its thumbnail is live", bool(page.wait(f"Number({card}.dataset.frames || 0) >= 3", 10)))
+        episodes = page.wait(f"Number({card}.dataset.episodes || 0)", 10)
         results.check("the plot has the monitor's episodes", episodes == len(lengths), f"{episodes} of {len(lengths)}")
-        painted = browser.evaluate(f"""(() => {{
+        painted = page.evaluate(f"""(() => {{
             const c = {card}.querySelector('canvas');
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let ink = 0;
@@ -386,9 +318,9 @@ def test_dashboard(browser, server, results, shots):
             return ink;
         }})()""")
         results.check("the plot is drawn on its canvas", (painted or 0) > 200, f"{painted} inked pixels")
-        videos = browser.evaluate(f"{card}.querySelectorAll('.videos .list button').length")
+        videos = page.evaluate(f"{card}.querySelectorAll('.videos .list button').length")
         results.check("its videos are listed (episodes 0, 1 and 8)", videos == 3, f"{videos}")
-        plays = browser.evaluate(f"""(async () => {{
+        plays = page.evaluate(f"""(async () => {{
             const v = {card}.querySelector('video');
             if (!v) return 'no video element';
             v.muted = true;
@@ -399,9 +331,9 @@ def test_dashboard(browser, server, results, shots):
                                              : 'stuck: readyState ' + v.readyState + ', error ' + (v.error && v.error.code);
             v.pause();
             return result;
-        }})()""", await_promise=True) or ""
+        }})()""") or ""
         results.check("a recorded video plays in <video>", plays.startswith("playing"), plays)
-        zip_href = browser.evaluate(f"{card}.querySelector('a[download]').href")
+        zip_href = page.evaluate(f"{card}.querySelector('a[download]').href")
         try:
             data = urllib.request.urlopen(zip_href, timeout=30).read()
             names = zipfile.ZipFile(io.BytesIO(data)).namelist()
@@ -410,33 +342,138 @@ def test_dashboard(browser, server, results, shots):
             results.check("the .zip link holds the monitor directory", ok, f"{len(names)} entries, {len(data)} bytes")
         except Exception as error:  # noqa: BLE001
             results.check("the .zip link holds the monitor directory", False, str(error))
-        recorded = browser.wait(f"document.querySelector('#recorded [data-instance=\"{gone}\"]') !== null", 10)
+        recorded = page.wait(f"{card_selector('recorded', gone)} !== null", 10)
         results.check("a closed instance with files is under Recorded", bool(recorded))
-        browser.wait(f"document.querySelector('#recorded [data-instance=\"{gone}\"] img:not([hidden])') !== null", 5)
+        page.wait(f"document.querySelector('#recorded [data-instance=\"{gone}\"] img:not([hidden])') !== null", 5)
         time.sleep(0.5)
-        browser.screenshot(os.path.join(shots, "dashboard.png"))
-        browser.screenshot(os.path.join(shots, "dashboard-full.png"), full_page=True)
+        page.screenshot(os.path.join(shots, "dashboard.png"))
+        page.screenshot(os.path.join(shots, "dashboard-full.png"), full_page=True)
 
         # The listings.
-        browser.navigate(f"{server.files}/{live}/simulation/")
+        page.navigate(f"{server.files}/{live}/simulation/")
         results.check("the directory listing lists the stats file",
-                      bool(browser.wait("document.body.textContent.includes('stats.json')", 5)))
-        browser.screenshot(os.path.join(shots, "listing.png"))
-        browser.navigate(f"{server.files}/_files/")
-        browser.screenshot(os.path.join(shots, "listing-root.png"))
+                      bool(page.wait("document.body.textContent.includes('stats.json')", 5)))
+        page.screenshot(os.path.join(shots, "listing.png"))
+        page.navigate(f"{server.files}/_files/")
+        page.screenshot(os.path.join(shots, "listing-root.png"))
     finally:
-        stop.set()
-        stepper.join(timeout=10)
-    errors = [e for e in browser.console if "favicon" not in e]
-    results.check("no script errors in the pages", not errors, "; ".join(errors[:3]))
+        stepper.stop()
+    server.post(f"/envs/{live}/close/")
 
 
-def test_shutdown_with_open_stream(browser, server, results):
+def test_websocket_instance(page, server, results, shots):
+    print("an instance made over the WebSocket")
+    with websocket_connect(server.websocket, open_timeout=10, close_timeout=2) as connection:
+        gymie = Gymie(connection)
+        instance = gymie.call("make", env_id="CartPole-v1")
+        if not results.check("make answers the bare 32-hex instance id", re.fullmatch(r"[0-9a-f]{32}", instance or ""),
+                             (instance or "")[:80]):
+            return
+        gymie.call("reset", instance_id=instance)
+        answer = json.loads(gymie.call("step", instance_id=instance, action=0))
+        results.check("step answers [obs, reward, done, info]",
+                      isinstance(answer, list) and len(answer) == 4 and isinstance(answer[0], list) and len(answer[0]) == 4
+                      and isinstance(answer[2], bool) and isinstance(answer[3], dict), json.dumps(answer)[:120])
+        lock = threading.Lock()
+        rng = random.Random(3)
+
+        def play(stop):
+            with lock:
+                gymie.call("reset", instance_id=instance)
+            while not stop.is_set():
+                with lock:
+                    step = json.loads(gymie.call("step", instance_id=instance, action=rng.randrange(2)))
+                time.sleep(0.02)
+                if step[2]:
+                    return
+
+        stepper = Stepper(play)
+        try:
+            page.navigate(f"{server.files}/")
+            card = card_selector("live", instance)
+            results.check("the dashboard has a card for it", bool(page.wait(f"{card} !== null", 10)))
+            results.check("its thumbnail is live", bool(page.wait(f"Number({card}.dataset.frames || 0) >= 3", 10)))
+            title = page.evaluate(f"{card} && {card}.querySelector('h2').textContent")
+            results.check("the card names the environment", title == "CartPole-v1", title)
+            page.screenshot(os.path.join(shots, "websocket-dashboard.png"))
+        finally:
+            stepper.stop()
+        results.check("the stepping thread had no errors", not stepper.errors, "; ".join(stepper.errors[:2]))
+
+        # The live view of that id: a reset and five steps, each shown with its step number.
+        page.navigate(f"{server.files}/render.html?instance_id={instance}")
+        results.check("the live view shows its first frame", bool(page.wait("Number(document.body.dataset.frames || 0) >= 1", 10)))
+        gymie.call("reset", instance_id=instance)
+        page.wait("document.body.dataset.step === '0'", 5)
+        shown = 0
+        for n in range(1, 6):
+            gymie.call("step", instance_id=instance, action=n % 2)
+            if page.wait(f"document.body.dataset.step === '{n}'", 5):
+                shown += 1
+        results.check("every step over the WebSocket shows up in the live view", shown == 5, f"{shown}/5")
+        env_id = page.evaluate("document.getElementById('env-id').textContent")
+        results.check("the live view names the environment", env_id == "CartPole-v1", env_id)
+        page.screenshot(os.path.join(shots, "websocket-render.png"))
+        gymie.call("close", instance_id=instance)
+
+
+def test_api_keys(browser, binary, results, shots):
+    print("API keys")
+    try:
+        server = Server(binary, api_keys=(KEY, OTHER_KEY))
+    except RuntimeError as error:
+        results.check("a server with two --api-key starts", False, str(error))
+        return
+    failed_before = results.failed
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    page = Page(context)
+    stepper = None
+    try:
+        mine = server.create(key=KEY)
+        theirs = server.create(key=OTHER_KEY)
+        server.post(f"/envs/{theirs}/reset/", key=OTHER_KEY)
+        rng = random.Random(4)
+        stepper = Stepper(lambda stop: server.episode(mine, rng, pause=0.02, key=KEY, stop=stop))
+
+        page.navigate(f"{server.files}/")
+        notice = page.wait("(document.getElementById('notice').textContent.includes('API key')"
+                           " && document.getElementById('notice').textContent)", 10)
+        results.check("without a key the dashboard loads and says an API key is needed", bool(notice), notice or "")
+        results.check("and shows no instance", page.evaluate("document.querySelectorAll('[data-instance]').length") == 0)
+        page.screenshot(os.path.join(shots, "keys-needed.png"))
+
+        response = page.navigate(f"{server.files}/?key={KEY}")
+        results.check("/?key= redirects to / (the address no longer holds the key)",
+                      page.page.url == f"{server.files}/" and response is not None
+                      and response.request.redirected_from is not None, page.page.url)
+        cookies = [c for c in context.cookies(server.files) if c["value"] == KEY]
+        results.check("the key is kept in an HttpOnly, SameSite=Strict cookie",
+                      len(cookies) == 1 and cookies[0]["httpOnly"] and cookies[0]["sameSite"] == "Strict",
+                      ", ".join(f"{c['name']}: httpOnly {c['httpOnly']}, sameSite {c['sameSite']}" for c in cookies))
+        results.check("page scripts cannot read it", KEY not in (page.evaluate("document.cookie") or ""))
+        card = card_selector("live", mine)
+        results.check("the dashboard shows the key's instance", bool(page.wait(f"{card} !== null", 10)))
+        results.check("its thumbnail is live", bool(page.wait(f"Number({card}.dataset.frames || 0) >= 3", 10)))
+        results.check("the key notice is gone", bool(page.wait("document.getElementById('notice').textContent === ''", 5)))
+        shown = page.evaluate(f"document.body.innerHTML.includes('{theirs}')")
+        results.check("another key's instance is not shown", shown is False)
+        time.sleep(0.3)
+        page.screenshot(os.path.join(shots, "keys-dashboard.png"))
+        results.check("no script errors in the pages", not page.errors, "; ".join(page.errors[:3]))
+    finally:
+        if stepper:
+            stepper.stop()
+        page.close()
+        context.close()
+        server.stop(keep_log=results.failed > failed_before)
+
+
+def test_shutdown_with_open_stream(page, server, results):
     print("shutdown")
     instance = server.create()
     server.post(f"/envs/{instance}/reset/")
-    browser.navigate(f"{server.files}/render.html?instance_id={instance}")
-    browser.wait("Number(document.body.dataset.frames || 0) >= 1", 10)
+    page.navigate(f"{server.files}/render.html?instance_id={instance}")
+    page.wait("Number(document.body.dataset.frames || 0) >= 1", 10)
     t0 = time.time()
     server.process.send_signal(signal.SIGTERM)
     try:
@@ -450,31 +487,39 @@ def test_shutdown_with_open_stream(browser, server, results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default=os.path.join(ROOT, ".build", "release", "gym-server"))
-    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser") or "chromium")
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium",
+                        help="Debian's chromium, which Playwright launches (no browser is downloaded)")
     parser.add_argument("--screenshots", default=os.path.join(ROOT, ".tmp", "browser"))
     args = parser.parse_args()
     os.makedirs(args.screenshots, exist_ok=True)
     if not os.path.exists(args.server):
         sys.exit(f"no server binary at {args.server}: run `make release`")
-    if not shutil.which(args.chromium) and not os.path.exists(args.chromium):
-        sys.exit(f"no chromium ({args.chromium}): apt-get install chromium")
+    if not os.path.exists(args.chromium):
+        sys.exit(f"no chromium at {args.chromium}: apt-get install chromium")
 
     results = Results()
     server = Server(args.server)
-    browser = None
     try:
-        browser = Browser(args.chromium)
-        test_live_view(browser, server, results, args.screenshots)
-        test_dashboard(browser, server, results, args.screenshots)
-        test_shutdown_with_open_stream(browser, server, results)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=args.chromium, headless=True,
+                args=["--disable-gpu", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"])
+            try:
+                page = Page(browser.new_context(viewport=VIEWPORT, device_scale_factor=1))
+                test_live_view(page, server, results, args.screenshots)
+                test_dashboard(page, server, results, args.screenshots)
+                test_websocket_instance(page, server, results, args.screenshots)
+                results.check("no script errors in the pages", not page.errors, "; ".join(page.errors[:3]))
+                test_api_keys(browser, args.server, results, args.screenshots)
+                test_shutdown_with_open_stream(page, server, results)
+            finally:
+                browser.close()
     except Exception as error:  # noqa: BLE001
         import traceback
         traceback.print_exc()
         results.check("the browser tests ran to the end", False, repr(error))
     finally:
-        if browser:
-            browser.close()
-        server.stop()
+        server.stop(keep_log=results.failed > 0)
     print(f"screenshots in {args.screenshots}")
     print(f"{results.passed} passed, {results.failed} failed")
     sys.exit(1 if results.failed else 0)

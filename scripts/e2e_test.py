@@ -18,75 +18,16 @@ Prints one line per check and ends with 'N passed, N failed'.
 import argparse
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 import gymnasium as gym
 import numpy as np
 import requests
 
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(name):
-    def decorator(fn):
-        def run(*args):
-            try:
-                fn(*args)
-                RESULTS["passed"] += 1
-                print(f"PASS {name}")
-            except Exception:
-                RESULTS["failed"] += 1
-                print(f"FAIL {name}")
-                traceback.print_exc()
-        run.__name__ = fn.__name__
-        return run
-    return decorator
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, binary, monitor_dir):
-        self.port = free_port()
-        self.files_port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.files = f"http://127.0.0.1:{self.files_port}"
-        self.monitor_dir = monitor_dir
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--files-port", str(self.files_port),
-             "--monitor-dir", monitor_dir, "--allow-shutdown"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                requests.get(self.base + "/v1/help", timeout=1)
-                return
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    raise RuntimeError("server exited: " + self.process.stdout.read())
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.returncode
-
+from e2e_support import Server, check, ffprobe, summary
 
 class Client:
     """Speaks the API as gym_http_client.py does: a JSON body on every POST."""
@@ -124,7 +65,7 @@ def openai_client_flow(server):
         iid = c.ok(c.post("/v1/envs/", {"env_id": env_id}))["instance_id"]
         assert len(iid) == 8
         assert c.ok(c.get("/v1/envs/"))["all_envs"][iid] == env_id
-        obs = c.ok(c.post(f"/v1/envs/{iid}/reset/", None))["observation"]
+        assert "observation" in c.ok(c.post(f"/v1/envs/{iid}/reset/", None))
         info = c.ok(c.get(f"/v1/envs/{iid}/action_space/"))["info"]
         assert info["name"] == "Discrete"
         action = c.ok(c.get(f"/v1/envs/{iid}/action_space/sample"))["action"]
@@ -232,13 +173,6 @@ def conformance_checks():
     return checks
 
 
-def ffprobe(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                          "stream=codec_name,pix_fmt,nb_read_frames,width,height", "-of", "json", path],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)["streams"][0]
-
-
 @check("monitor: episodes recorded, read back by old gym 0.21's load_results, videos are H.264 with length+1 frames")
 def monitor_recording(server):
     c = Client(server.base)
@@ -332,7 +266,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the Gymnasium conformance runs")
     args = parser.parse_args()
     monitor = tempfile.mkdtemp(prefix="gym-server-e2e-")
-    server = Server(os.path.abspath(args.server), monitor)
+    server = Server(os.path.abspath(args.server), monitor, "--allow-shutdown")
     try:
         for test in [openai_client_flow, openai_client_errors, flaviotruzzi_session, monitor_recording, openai_client_monitor]:
             test(server)
@@ -343,8 +277,7 @@ def main():
     finally:
         server.stop()
         shutil.rmtree(monitor, ignore_errors=True)
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    sys.exit(1 if RESULTS["failed"] else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":
