@@ -9,7 +9,7 @@ MONITOR_DIR ?= ./monitor
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: run build release deps deps-test venv test test-python test-browser bench clean
+.PHONY: run build release deps deps-test venv test test-swift test-python test-browser bench clean
 
 deps:
 	@scripts/install-deps.sh run
@@ -32,17 +32,23 @@ run: release
 venv: deps-test
 	@scripts/make-venv.sh $(VENV)
 
-test: deps-test venv
+# Every stage prints its time (scripts/stage.sh); CI must stay well under its 90 minutes.
+test:
+	@scripts/stage.sh setup $(MAKE) --no-print-directory deps-test venv
+	@scripts/stage.sh swift-test $(MAKE) --no-print-directory test-swift
+	@scripts/stage.sh python $(MAKE) --no-print-directory test-python
+	@scripts/stage.sh browser $(MAKE) --no-print-directory test-browser
+
+test-swift: deps-test venv
 	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(SWIFT) test
-	$(MAKE) test-python
-	$(MAKE) test-browser
 
 test-python: release
 	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
 	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(VENV)/gymnasium/bin/python scripts/e2e_service_test.py --server .build/release/gym-server --load .build/release/gym-load
+	$(VENV)/gymnasium/bin/python scripts/e2e_vector_test.py --server .build/release/gym-server
 	$(VENV)/gymnasium/bin/python scripts/openai_suite.py --server .build/release/gym-server
 
 # Headless Chromium opens the live view and the dashboard of a running release server.

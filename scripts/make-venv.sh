@@ -9,7 +9,7 @@ py="${PYTHON:-python3}"
 mkdir -p "$root"
 
 # The marker holds what was installed: a venv made for an older list is topped up.
-want="gymnasium==1.4.0 numpy requests pytest six"
+want="gymnasium==1.4.0 numpy requests pytest six msgpack"
 if [ "$(cat "$root/gymnasium/.done" 2>/dev/null)" != "$want" ]; then
     [ -x "$root/gymnasium/bin/pip" ] || "$py" -m venv "$root/gymnasium"
     # shellcheck disable=SC2086

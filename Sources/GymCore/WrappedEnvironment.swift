@@ -13,6 +13,9 @@ public struct WrappedEnvironment: Sendable {
     public private(set) var episodeReward = 0.0
     /// A seed given when the instance was created, applied at the next reset without a seed.
     public var pendingSeed: UInt64?
+    /// Whether a step that reaches the time limit sets old gym's `info["TimeLimit.truncated"]`
+    /// (Gymnasium's own wrappers do not: the sub-environments of a vector leave it out).
+    public var reportsOldGymTimeLimit = true
 
     public init(id: String, env: any Environment, maxEpisodeSteps: Int?) {
         self.id = id
@@ -48,7 +51,7 @@ public struct WrappedEnvironment: Sendable {
         if let maxEpisodeSteps, elapsedSteps >= maxEpisodeSteps {
             result.truncated = true
             // Old gym's TimeLimit: the key is present when the limit is reached.
-            result.info["TimeLimit.truncated"] = .bool(!result.terminated)
+            if reportsOldGymTimeLimit { result.info["TimeLimit.truncated"] = .bool(!result.terminated) }
         }
         return result
     }

@@ -311,6 +311,17 @@ public final class EpisodeRecorder: Sendable {
         }
     }
 
+    /// An episode of another sub-environment of a vector ended (the recorder films and counts
+    /// sub-environment 0 through `recordReset`/`recordStep`): it goes into the stats file as
+    /// Gymnasium's `RecordEpisodeStatistics` counts it, in the order episodes end.
+    public func recordEpisode(length: Int, reward: Double) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.stats.recordEpisode(length: length, reward: reward, now: clock)
+            queue.pushStatistics(state.stats.takeUpdate(), final: false)
+        }
+    }
+
     /// Adds a frame to the filmed episode's video, or marks the video broken (old gym: a
     /// render that returned None, or a frame of another shape).
     private func capture(_ frame: FrameSource?, width: Int, height: Int, into state: inout State) {

@@ -264,6 +264,20 @@ struct StatsRecorder: Sendable {
         pending.addType(episodeType)
     }
 
+    /// An episode that ran elsewhere (another sub-environment of a vector): saved as it is, with
+    /// its type, whatever the current episode's state.
+    mutating func recordEpisode(length: Int, reward: Double, now: () -> Double) {
+        if initialResetTimestamp == nil {
+            let stamp = now()
+            initialResetTimestamp = stamp
+            pending.initialResetTimestamp = stamp
+        }
+        totalSteps += length
+        pending.addType(episodeType)
+        pending.addEpisode(EpisodeRecord(length: length, reward: reward, timestamp: now()))
+        episodeCount += 1
+    }
+
     /// What was added since the previous call.
     mutating func takeUpdate() -> StatisticsUpdate {
         defer { pending = StatisticsUpdate() }

@@ -23,6 +23,8 @@ import Synchronization
 public final class EnvironmentInstance: Sendable {
     public let id: String
     public let envID: String
+    /// The number of sub-environments of a vector instance (nil: a plain instance).
+    public let numEnvs: Int?
     /// The key that made the instance (nil with API keys off).
     public let owner: Owner?
     /// The folder of this instance under its owner's part of the monitor root.
@@ -31,8 +33,12 @@ public final class EnvironmentInstance: Sendable {
     /// The action space's own generator, seeded from OS entropy as Gymnasium seeds an unseeded
     /// space; kept apart from the environment's so that sampling never changes an episode.
     private let actionSampler = Mutex(RandomGenerator.fromEntropy())
+    /// The spaces of the instance: for a vector, the batched spaces (`batch_space`).
     public let actionSpace: Space
     public let observationSpace: Space
+    /// The spaces of one sub-environment (the same as above for a plain instance).
+    public let singleActionSpace: Space
+    public let singleObservationSpace: Space
     /// The environment's `render_fps`.
     public let renderFPS: Int
     /// Where frames go for the live view.
@@ -42,8 +48,26 @@ public final class EnvironmentInstance: Sendable {
     /// When a client last used the instance (`InstanceClock` nanoseconds), for idle expiry.
     private let lastUsed: Atomic<UInt64>
 
+    /// A plain environment, or N of them stepped as one.
+    enum Core: Sendable {
+        case single(WrappedEnvironment)
+        case vector(VectorEnvironment)
+        /// Held while the environment is taken out to be changed, so that the one taken out is
+        /// the only reference to its storage and changes in place (no copy of a vector's
+        /// sub-environments, nor of an environment's box, at every step).
+        case taken
+
+        /// The core, `.taken` left in its place; the caller puts it back when done.
+        mutating func takeOut(_ id: String) throws(GymError) -> Core {
+            let current = self
+            self = .taken
+            if case .taken = current { throw GymError("Instance_id \(id) is busy") }
+            return current
+        }
+    }
+
     struct State: Sendable {
-        var environment: WrappedEnvironment
+        var core: Core
         /// Frames numbered for `render: true` so far (the next one's number).
         var renderedCount = 0
         /// Resets plus steps so far: changes whenever the state may have.
@@ -59,18 +83,42 @@ public final class EnvironmentInstance: Sendable {
         var closed = false
     }
 
-    init(id: String, environment: WrappedEnvironment, directory: URL, owner: Owner? = nil, hub: FrameHub? = nil, now: UInt64 = 0) {
+    init(id: String, core: Core, directory: URL, owner: Owner? = nil, hub: FrameHub? = nil, now: UInt64 = 0) {
         self.id = id
         self.owner = owner
         self.hub = hub
-        self.envID = environment.id
         self.directory = directory
-        self.actionSpace = environment.actionSpace
-        self.observationSpace = environment.observationSpace
-        self.renderFPS = environment.env.renderFPS
+        switch core {
+        case .single(let environment):
+            envID = environment.id
+            numEnvs = nil
+            actionSpace = environment.actionSpace
+            observationSpace = environment.observationSpace
+            singleActionSpace = actionSpace
+            singleObservationSpace = observationSpace
+            renderFPS = environment.env.renderFPS
+        case .vector(let vector):
+            envID = vector.id
+            numEnvs = vector.count
+            actionSpace = vector.actionSpace
+            observationSpace = vector.observationSpace
+            singleActionSpace = vector.singleActionSpace
+            singleObservationSpace = vector.singleObservationSpace
+            renderFPS = vector.envs[0].env.renderFPS
+        case .taken:
+            preconditionFailure("an instance is made from an environment")
+        }
         self.rendered = RenderedFrames(directory: directory.appendingPathComponent("rendered", isDirectory: true))
         self.lastUsed = Atomic(now)
-        self.state = Mutex(State(environment: environment))
+        self.state = Mutex(State(core: core))
+    }
+
+    /// The autoreset mode of a vector instance.
+    public var autoresetMode: AutoresetMode? {
+        state.withLock { state in
+            if case .vector(let vector) = state.core { return vector.mode }
+            return nil
+        }
     }
 
     // MARK: idle time
@@ -85,27 +133,112 @@ public final class EnvironmentInstance: Sendable {
 
     // MARK: the calls of the API
 
-    /// `reset`: `{observation, info}`, plus `render` naming the frame written when asked.
-    public func reset(seed: UInt64?, options: [String: JSON]?, render: Bool) async throws(GymError) -> JSON {
-        try await advance(.reset, render: render) { (env) throws(GymError) in
-            let (observation, info) = try env.reset(seed: seed, options: options)
-            return (["observation": observationSpace.json(observation), "info": .object(info)], nil)
+    /// `reset`: `{observation, info}`, plus `render` naming the frame written when asked. A
+    /// vector takes `seeds` (`seed` is then `VectorSeeds.base`) and `options.reset_mask`.
+    public func reset(seed: UInt64?, options: [String: JSON]?, render: Bool) async throws(GymError) -> Answer {
+        try await reset(seeds: seed.map(VectorSeeds.base) ?? .none, options: options, render: render)
+    }
+
+    public func reset(seeds: VectorSeeds, options: [String: JSON]?, render: Bool) async throws(GymError) -> Answer {
+        try await advance(.reset, render: render) { (core, recorder) throws(GymError) in
+            switch try core.takeOut(id) {
+            case .taken: preconditionFailure("takeOut never answers .taken")
+            case .single(var env):
+                defer { core = .single(env) }
+                let seed: UInt64?
+                switch seeds {
+                case .none: seed = nil
+                case .base(let s): seed = s
+                case .each: throw GymError("A list of seeds is for vector instances (created with num_envs); give one integer")
+                }
+                let (observation, info) = try env.reset(seed: seed, options: options)
+                return (["observation": .value(observationSpace, observation), "info": .json(.object(info))], nil, 0)
+            case .vector(var vector):
+                defer { core = .vector(vector) }
+                let (observations, info) = try vector.reset(seeds: seeds, options: options, observe: recorder.map { recorder in
+                    { index, event in
+                        if index == 0, case .reset(let sub) = event { Self.recordVectorEvent(event, sub: sub, to: recorder) }
+                    }
+                })
+                return (["observation": .batch(singleObservationSpace, observations), "info": .json(.object(info.json))], nil, 0)
+            }
         }
     }
 
-    /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`.
-    public func step(action: JSON, render: Bool) async throws(GymError) -> JSON {
-        try await advance(.step, render: render) { (env) throws(GymError) in
-            let result = try env.step(json: action)
-            let answer: [String: JSON] = [
-                "observation": observationSpace.json(result.observation),
-                "reward": .double(result.reward),
-                "done": .bool(result.done),
-                "terminated": .bool(result.terminated),
-                "truncated": .bool(result.truncated),
-                "info": .object(result.info),
-            ]
-            return (answer, (result.reward, result.done))
+    /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`. For a
+    /// vector, `action` holds an action per sub-environment and every field is batched.
+    public func step(action: JSON, render: Bool) async throws(GymError) -> Answer {
+        try await advance(.step, render: render) { (core, recorder) throws(GymError) in
+            switch try core.takeOut(id) {
+            case .taken: preconditionFailure("takeOut never answers .taken")
+            case .single(var env):
+                defer { core = .single(env) }
+                let result = try env.step(json: action)
+                let answer: [String: Answer.Value] = [
+                    "observation": .value(observationSpace, result.observation),
+                    "reward": .json(.double(result.reward)),
+                    "done": .json(.bool(result.done)),
+                    "terminated": .json(.bool(result.terminated)),
+                    "truncated": .json(.bool(result.truncated)),
+                    "info": .json(.object(result.info)),
+                ]
+                return (answer, (result.reward, result.done), result.done ? 1 : 0)
+            case .vector(var vector):
+                defer { core = .vector(vector) }
+                let actions: [SpaceValue]
+                do {
+                    actions = try singleActionSpace.unbatched(action, count: vector.count)
+                } catch {
+                    throw GymError("Action \(JSONWriter.string(action).prefix(200)) is not in the action space \(actionSpace.description.prefix(200)): \(error)")
+                }
+                // Only sub-environment 0 is filmed: the others' events are not even made.
+                let result = try vector.step(actions, observe: recorder.map { recorder in
+                    { index, event in
+                        guard index == 0 else { return }
+                        switch event {
+                        case .reset(let sub): Self.recordVectorEvent(event, sub: sub, to: recorder)
+                        case .stepped(let sub, _): Self.recordVectorEvent(event, sub: sub, to: recorder)
+                        }
+                    }
+                })
+                if let recorder {
+                    // Sub-environment 0's episodes went through recordStep; the others' are added.
+                    for episode in result.finished where episode.index != 0 {
+                        recorder.recordEpisode(length: episode.length, reward: episode.reward)
+                    }
+                }
+                let done = zip(result.terminated, result.truncated).map { $0 || $1 }
+                let answer: [String: Answer.Value] = [
+                    "observation": .batch(singleObservationSpace, result.observations),
+                    "reward": .doubles(result.rewards),
+                    "terminated": .bools(result.terminated),
+                    "truncated": .bools(result.truncated),
+                    "done": .bools(done),
+                    "info": .json(.object(result.info.json)),
+                ]
+                return (answer, nil, result.finished.count)
+            }
+        }
+    }
+
+    /// Tells the monitor what sub-environment 0 of a vector did, with its frame when filmed: its
+    /// episodes are filmed on old gym's schedule and counted like a plain instance's.
+    private static func recordVectorEvent(_ event: SubEnvironmentEvent, sub: WrappedEnvironment, to recorder: EpisodeRecorder) {
+        switch event {
+        case .reset:
+            let frame = recorder.needsResetFrame ? try? sub.renderFrame() : nil
+            if let frame {
+                recorder.recordReset(frame: frame.pixels, width: frame.width, height: frame.height)
+            } else {
+                recorder.recordReset()
+            }
+        case .stepped(_, let result):
+            let frame = recorder.needsStepFrame ? try? sub.renderFrame() : nil
+            if let frame {
+                recorder.recordStep(reward: result.reward, done: result.done, frame: frame.pixels, width: frame.width, height: frame.height)
+            } else {
+                recorder.recordStep(reward: result.reward, done: result.done)
+            }
         }
     }
 
@@ -113,7 +246,7 @@ public final class EnvironmentInstance: Sendable {
 
     /// What stage 1 leaves for the stages after it.
     private struct Advanced {
-        var answer: [String: JSON]
+        var answer: [String: Answer.Value]
         /// The frame the client asked for, its number and the instance's status with it.
         var requestedFrame: (canvas: Canvas, number: Int, status: LiveFrame)?
         var recorder: EpisodeRecorder?
@@ -123,32 +256,40 @@ public final class EnvironmentInstance: Sendable {
 
     private func advance(
         _ transition: Transition, render: Bool,
-        _ body: (inout WrappedEnvironment) throws(GymError) -> ([String: JSON], (reward: Double, done: Bool)?)
-    ) async throws(GymError) -> JSON {
+        _ body: (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
+    ) async throws(GymError) -> Answer {
         // 1. check, step, frame, record: under the lock.
         let advanced = try state.withLock { (state) throws(GymError) -> Advanced in
             guard !state.closed else { throw GymError("Instance_id \(id) unknown") }
             let recorder = state.recorder
-            if let recorder {
+            let isVector = numEnvs != nil
+            if let recorder, !isVector {
+                // Old gym's monitor rules hold for a plain instance; a vector's episodes end and
+                // start by themselves.
                 try Self.monitorCheck { () throws(MonitorError) in
                     transition == .reset ? try recorder.checkReset() : try recorder.checkStep()
                 }
             }
-            let (answer, outcome) = try body(&state.environment)
+            let episodesBefore = recorder?.episodeCount ?? 0
+            let (answer, outcome, ended) = try body(&state.core, isVector ? recorder : nil)
             state.stepCounter += 1
-            let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
-            let frame = render || filming ? try state.environment.renderFrame() : nil
             var advanced = Advanced(answer: answer, recorder: recorder)
-            if let recorder {
-                Self.record(outcome, frame: filming ? frame : nil, to: recorder)
-                if outcome?.done == true { advanced.episodesToWrite = recorder.episodeCount }
+            var frame: Canvas?
+            if case .single(let env) = state.core {
+                let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
+                frame = render || filming ? try env.renderFrame() : nil
+                if let recorder { Self.record(outcome, frame: filming ? frame : nil, to: recorder) }
+            } else if render, case .vector(let vector) = state.core {
+                frame = try vector.renderMosaic()
+            }
+            if let recorder, ended > 0 || recorder.episodeCount > episodesBefore {
+                advanced.episodesToWrite = recorder.episodeCount
             }
             if render, let frame {
-                let env = state.environment
-                let status = LiveFrame(
-                    png: [], envID: envID, episode: env.resets - 1, step: env.elapsedSteps,
-                    episodeReward: env.episodeReward, frameNumber: state.renderedCount, stateCount: state.stepCounter)
-                advanced.requestedFrame = (frame, state.renderedCount, status)
+                let status = Self.status(of: state.core, envID: envID)
+                advanced.requestedFrame = (frame, state.renderedCount, LiveFrame(
+                    png: [], envID: envID, episode: status.episode, step: status.step, episodeReward: status.reward,
+                    frameNumber: state.renderedCount, stateCount: state.stepCounter))
                 state.renderedCount += 1
                 state.clientFrameState = state.stepCounter
             }
@@ -171,7 +312,7 @@ public final class EnvironmentInstance: Sendable {
             } catch {
                 throw GymError("Could not write the frame: \(error)")
             }
-            answer["render"] = .string("successfully rendered: \(number).png")
+            answer["render"] = .json(.string("successfully rendered: \(number).png"))
             if let hub, hub.hasViewers(id) {
                 var live = status
                 live.png = png
@@ -186,7 +327,19 @@ public final class EnvironmentInstance: Sendable {
             if recorder.framesOverCapacity { await recorder.waitForFrameRoom() }
             if let episodes = advanced.episodesToWrite { await recorder.statisticsWritten(through: episodes) }
         }
-        return .object(answer)
+        return Answer(answer)
+    }
+
+    /// The live view's status line of an instance: episode, step and reward of the environment,
+    /// or of sub-environment 0 of a vector.
+    private static func status(of core: Core, envID: String) -> (episode: Int, step: Int, reward: Double) {
+        let env: WrappedEnvironment
+        switch core {
+        case .single(let single): env = single
+        case .vector(let vector): env = vector.envs[0]
+        case .taken: return (0, 0, 0)
+        }
+        return (env.resets - 1, env.elapsedSteps, env.episodeReward)
     }
 
     /// Tells the monitor about a reset (no outcome) or a step, with the frame when it films.
@@ -297,25 +450,46 @@ public final class EnvironmentInstance: Sendable {
     /// The current frame as PNG, written nowhere. The environment is copied under the lock and
     /// drawn outside it.
     public func renderPNG() throws(GymError) -> [UInt8] {
-        let env = state.withLock { $0.environment }
-        return try Self.encode(try env.renderFrame())
+        let core = state.withLock { $0.core }
+        return try Self.encode(try Self.frame(of: core))
+    }
+
+    /// The frame of a state: the environment's, or a vector's mosaic.
+    private static func frame(of core: Core) throws(GymError) -> Canvas {
+        switch core {
+        case .single(let env): return try env.renderFrame()
+        case .vector(let vector): return try vector.renderMosaic()
+        case .taken: throw GymError("The instance is busy")
+        }
     }
 
     /// Gymnasium's `ansi` render of the current state.
     public func renderANSI() throws(GymError) -> String {
         try state.withLock { (state) throws(GymError) -> String in
-            guard let text = state.environment.renderANSI() else {
-                throw GymError("\(envID) has no ansi render; ask for mode=rgb_array (the default)")
+            let envs: [WrappedEnvironment]
+            switch state.core {
+            case .single(let env): envs = [env]
+            case .vector(let vector): envs = vector.envs
+            case .taken: throw GymError("The instance is busy")
             }
-            guard state.environment.hasReset else {
-                throw GymError("Cannot render \(envID) before calling env.reset(): reset the environment first")
+            var texts: [String] = []
+            for env in envs {
+                guard let text = env.renderANSI() else {
+                    throw GymError("\(envID) has no ansi render; ask for mode=rgb_array (the default)")
+                }
+                guard env.hasReset else {
+                    throw GymError("Cannot render \(envID) before calling env.reset(): reset the environment first")
+                }
+                texts.append(text)
             }
-            return text
+            // A vector's sub-environments one after the other, as Gymnasium returns them in a tuple.
+            return texts.joined(separator: "\n")
         }
     }
 
     /// A random action in its JSON form (`action_space.sample()`).
     public func sampleAction() -> JSON {
+        // For a vector: a sample of the batched space (one action per sub-environment).
         let value = actionSampler.withLock { actionSpace.sample(using: &$0) }
         return actionSpace.json(value)
     }
@@ -337,11 +511,12 @@ public final class EnvironmentInstance: Sendable {
     /// reset. The environment is copied under the lock and drawn and encoded outside it, so steps
     /// never wait on the live view.
     public func renderLiveFrame() throws(GymError) -> LiveFrame {
-        let (env, count) = state.withLock { ($0.environment, $0.stepCounter) }
-        let canvas = try env.renderFrame()
+        let (core, count) = state.withLock { ($0.core, $0.stepCounter) }
+        let canvas = try Self.frame(of: core)
+        let status = Self.status(of: core, envID: envID)
         return LiveFrame(
-            png: try Self.encode(canvas), envID: env.id, episode: env.resets - 1, step: env.elapsedSteps,
-            episodeReward: env.episodeReward, stateCount: count)
+            png: try Self.encode(canvas), envID: envID, episode: status.episode, step: status.step,
+            episodeReward: status.reward, stateCount: count)
     }
 
     static func encode(_ canvas: Canvas) throws(GymError) -> [UInt8] {

@@ -101,10 +101,26 @@ public final class EnvironmentManager: Sendable {
     /// `LimitReached` past `--max-instances` or `--max-instances-per-key`.
     @discardableResult
     public func create(
-        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short
+        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
+        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep
     ) throws -> EnvironmentInstance {
-        var environment = try registry.make(envID, kwargs: kwargs)
-        environment.pendingSeed = seed
+        let core: EnvironmentInstance.Core
+        if let numEnvs {
+            // gymnasium.make_vec(env_id, num_envs=N, vectorization_mode="sync"): N copies.
+            guard (1...limits.maxNumEnvs).contains(numEnvs) else {
+                throw GymError("Parameter 'num_envs' must be from 1 to \(limits.maxNumEnvs) (--max-num-envs), got \(numEnvs)")
+            }
+            var envs: [WrappedEnvironment] = []
+            envs.reserveCapacity(numEnvs)
+            for _ in 0..<numEnvs { envs.append(try registry.make(envID, kwargs: kwargs)) }
+            var vector = VectorEnvironment(envs: envs, mode: autoresetMode)
+            vector.pendingSeed = seed
+            core = .vector(vector)
+        } else {
+            var environment = try registry.make(envID, kwargs: kwargs)
+            environment.pendingSeed = seed
+            core = .single(environment)
+        }
         let space = space(for: owner)
         let now = clock()
         return try table.withLock { table throws -> EnvironmentInstance in
@@ -114,7 +130,7 @@ public final class EnvironmentManager: Sendable {
                 id = Self.randomID(hexDigits: idStyle.hexDigits)
             } while table.instances[id] != nil || table.expired.contains(id)
             let instance = EnvironmentInstance(
-                id: id, environment: environment, directory: space.appendingPathComponent(id, isDirectory: true),
+                id: id, core: core, directory: space.appendingPathComponent(id, isDirectory: true),
                 owner: owner, hub: frames, now: now)
             table.instances[id] = instance
             table.perOwner[owner?.name ?? "", default: 0] += 1

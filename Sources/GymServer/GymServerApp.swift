@@ -72,6 +72,7 @@ public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Rout
     var catalog = RouteCatalog()
     EnvironmentRoutes(manager: state.manager, shutdown: state.shutdown, filesPort: filesPort, body: body, archives: state.archives)
         .add(to: router, catalog: &catalog)
+    BatchRoutes(manager: state.manager, body: body).add(to: router, catalog: &catalog)
     GymieRoutes().add(to: router, catalog: &catalog)
     catalog.add("GET", "/v1/help", "Every route with its methods and a line of documentation.")
     let help = catalog.json

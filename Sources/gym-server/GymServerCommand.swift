@@ -63,6 +63,9 @@ struct GymServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-instances-per-key"), help: "Live instances of one API key (429 beyond).")
     var maxInstancesPerKey = ServerLimits().maxInstancesPerKey
 
+    @Option(name: .customLong("max-num-envs"), help: "Sub-environments of one vector instance (num_envs at create).")
+    var maxNumEnvs = ServerLimits().maxNumEnvs
+
     @Option(name: .customLong("instance-ttl"), help: "Close an instance no client used for this many seconds (0: never).")
     var instanceTTL = ServerLimits().instanceTTLSeconds ?? 0
 
@@ -92,7 +95,7 @@ struct GymServerCommand: AsyncParsableCommand {
         }
         for (name, value, minimum) in [
             ("--max-body-size", maxBodySize, 64), ("--max-message-size", maxMessageSize, 64),
-            ("--max-instances", maxInstances, 1), ("--max-instances-per-key", maxInstancesPerKey, 1),
+            ("--max-instances", maxInstances, 1), ("--max-instances-per-key", maxInstancesPerKey, 1), ("--max-num-envs", maxNumEnvs, 1),
             ("--instance-ttl", instanceTTL, 0), ("--max-stream-instances", maxStreamInstances, 1),
             ("--max-live-streams", maxLiveStreams, 1), ("--max-concurrent-zips", maxConcurrentZips, 1),
         ] where value < minimum {
@@ -115,6 +118,7 @@ struct GymServerCommand: AsyncParsableCommand {
         limits.maxMessageSize = maxMessageSize
         limits.maxInstances = maxInstances
         limits.maxInstancesPerKey = maxInstancesPerKey
+        limits.maxNumEnvs = maxNumEnvs
         limits.instanceTTLSeconds = instanceTTL > 0 ? instanceTTL : nil
         limits.maxStreamInstances = maxStreamInstances
         limits.maxLiveStreams = maxLiveStreams

@@ -89,3 +89,29 @@ struct NumpyArrayFormatTests {
         #expect(Space.box(box).description.hasPrefix("Box(\(expected), "))
     }
 }
+
+@Suite("batch_space and numpy's str of the batched spaces")
+struct BatchSpaceTests {
+    /// Strings printed by Gymnasium 1.4.0 / numpy 2 for the same spaces.
+    @Test("reprs as Gymnasium prints them, numpy's line wrapping included")
+    func reprs() {
+        #expect(Space.discrete(n: 6).batched(37).description == "MultiDiscrete([" + Array(repeating: "6", count: 37).joined(separator: " ") + "])")
+        #expect(Space.discrete(n: 500).batched(20).description
+            == "MultiDiscrete([" + Array(repeating: "500", count: 18).joined(separator: " ") + "\n 500 500])")
+        #expect(Space.multiDiscrete(nvec: [2, 3], start: [-1, 0]).description == "MultiDiscrete([2 3], start=[-1  0])")
+        #expect(Space.multiDiscrete(nvec: [2, 3], start: [0, 0]).batched(3).description == "Box(0, [[1 2]\n [1 2]\n [1 2]], (3, 2), int64)")
+        let box = Space.box(Box(low: [-1, -2, -8], high: [1, 2, 8]))
+        #expect(box.batched(2).description == "Box([[-1. -2. -8.]\n [-1. -2. -8.]], [[1. 2. 8.]\n [1. 2. 8.]], (2, 3), float32)")
+        #expect(Space.multiBinary(shape: [4]).batched(3).description == "Box(0, 1, (3, 4), int8)")
+    }
+
+    @Test("batched values laid out as concatenate lays them out, and taken apart as iterate does")
+    func layout() throws {
+        let tuple = Space.tuple([.discrete(n: 32), .discrete(n: 11), .discrete(n: 2)])
+        let values: [SpaceValue] = [.tuple([.int(14), .int(4), .int(0)]), .tuple([.int(12), .int(10), .int(1)])]
+        let json = tuple.batchedJSON(values)
+        #expect(json == [[14, 12], [4, 10], [0, 1]])
+        #expect(try tuple.unbatched(json, count: 2) == values)
+        #expect(throws: SpaceValueError.self) { try Space.discrete(n: 2).unbatched([0, 1, 1], count: 2) }
+    }
+}

@@ -13,6 +13,8 @@ struct APIAnswer {
     let status: HTTPResponse.Status
     let json: JSON
     let headers: HTTPFields
+    /// The body as sent.
+    var bytes: [UInt8] = []
 
     var message: String? { json["message"]?.stringValue }
 }
@@ -77,7 +79,7 @@ struct APIClient: Sendable {
             uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let text = String(buffer: response.body)
         let json = (try? JSONParser.parse(text)) ?? .string(text)
-        return APIAnswer(status: response.status, json: json, headers: response.headers)
+        return APIAnswer(status: response.status, json: json, headers: response.headers, bytes: Array(buffer: response.body))
     }
 
     func post(_ uri: String, _ body: JSON? = nil) async throws -> APIAnswer {

@@ -22,7 +22,7 @@ public struct JSONWriter {
         switch value {
         case .null: append("null")
         case .bool(let b): append(b ? "true" : "false")
-        case .int(let i): append(String(i))
+        case .int(let i): write(i)
         case .double(let d): write(d)
         case .string(let s): write(s)
         case .array(let elements):
@@ -52,7 +52,18 @@ public struct JSONWriter {
         } else if d.isInfinite {
             append(d < 0 ? "-Infinity" : "Infinity")
         } else {
-            append(pythonRepr(d))
+            // Swift's shortest digits are already Python's repr whenever they are positional,
+            // which they are for every value in [1e-4, 2^53) (the step path's values). They are
+            // written straight into the bytes, without a String in between (`write(to:)` hands a
+            // TextOutputStream its ASCII buffer); only a notation with an exponent, where the two
+            // languages differ, goes through pythonRepr.
+            var digits = DigitBuffer()
+            d.write(to: &digits)
+            if digits.hasExponent {
+                append(pythonRepr(d))
+            } else {
+                digits.append(to: &bytes)
+            }
         }
     }
 
@@ -78,8 +89,37 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    private mutating func append(_ s: String) {
+    mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// The separator of list elements, `, `.
+    @inline(__always) mutating func appendSeparator() {
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: " "))
+    }
+
+    @inline(__always) mutating func appendByte(_ byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    /// Another writer's bytes.
+    mutating func append(_ other: JSONWriter) {
+        bytes.append(contentsOf: other.bytes)
+    }
+
+    mutating func append(_ s: String) {
         bytes.append(contentsOf: s.utf8)
+    }
+
+    /// Text written as it is (it must be valid JSON where it goes).
+    public mutating func appendRaw(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+    }
+
+    /// An integer, in decimal.
+    public mutating func write(_ i: Int) {
+        append(String(i))
     }
 }
 
@@ -123,4 +163,42 @@ private func positional(_ d: Double) -> String {
         result = digits[..<idx] + "." + digits[idx...]
     }
     return negative ? "-" + result : result
+}
+
+/// Where a number's `write(to:)` puts its ASCII: 32 bytes on the stack (a Double needs at most
+/// 24), so that writing a number allocates nothing and retains nothing.
+private struct DigitBuffer: TextOutputStream {
+    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private var count = 0
+    private(set) var hasExponent = false
+
+    private mutating func push(_ byte: UInt8) {
+        guard count < 32 else { return }
+        withUnsafeMutableBytes(of: &storage) { $0[count] = byte }
+        count += 1
+        if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { hasExponent = true }
+    }
+
+    mutating func write(_ string: String) {
+        for byte in string.utf8 { push(byte) }
+    }
+
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+        let n = min(buffer.count, 32 - count)
+        guard n > 0, let source = buffer.baseAddress else { return }
+        let start = count
+        withUnsafeMutableBytes(of: &storage) { target in
+            (target.baseAddress! + start).copyMemory(from: source, byteCount: n)
+        }
+        count += n
+        // An exponent is the only letter a finite number writes.
+        for i in 0..<n where source[i] == UInt8(ascii: "e") || source[i] == UInt8(ascii: "E") {
+            hasExponent = true
+            break
+        }
+    }
+
+    func append(to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: storage) { bytes.append(contentsOf: $0.prefix(count)) }
+    }
 }

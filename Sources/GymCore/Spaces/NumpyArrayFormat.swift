@@ -6,6 +6,12 @@ enum NumpyArrayFormat {
     static let precision = 8
 
     static func string(_ values: [Double], float32: Bool) -> String {
+        wrapped(items(values, float32: float32))
+    }
+
+    /// The elements of a float array as numpy's `str()` writes them: one format and one width
+    /// for all.
+    static func items(_ values: [Double], float32: Bool) -> [String] {
         let finite = values.filter(\.isFinite)
         let magnitudes = finite.filter { $0 != 0 }.map(abs)
         var exponential = false
@@ -46,7 +52,7 @@ enum NumpyArrayFormat {
             padLeft = max(padLeft, 3 - offset, 3 + (negativeInfinity ? 1 : 0) - offset)
         }
         let width = padLeft + padRight + 1
-        let items = values.map { x -> String in
+        return values.map { x -> String in
             if x.isNaN { return String(repeating: " ", count: max(0, width - 3)) + "nan" }
             if x.isInfinite {
                 let text = x < 0 ? "-inf" : "inf"
@@ -54,7 +60,56 @@ enum NumpyArrayFormat {
             }
             return format(x)
         }
-        return "[" + items.joined(separator: " ") + "]"
+    }
+
+    /// numpy's `str()` of a one-dimensional integer array: elements right-aligned to one width.
+    static func string(_ values: [Int]) -> String {
+        wrapped(items(values))
+    }
+
+    static func items(_ values: [Int]) -> [String] {
+        let texts = values.map(String.init)
+        let width = texts.map(\.count).max() ?? 0
+        return texts.map { String(repeating: " ", count: width - $0.count) + $0 }
+    }
+
+    /// numpy's `str()` of an array of `shape` from its formatted elements (row-major): one
+    /// dimension wraps as `wrapped`; more nest, rows of the last dimension separated by a newline
+    /// and the brackets' indentation, blocks of higher dimensions by one more newline each.
+    static func nested(_ items: [String], shape: [Int]) -> String {
+        guard shape.count > 1 else { return wrapped(items) }
+        func level(_ items: ArraySlice<String>, _ depth: Int) -> String {
+            if depth == shape.count - 1 { return "[" + items.joined(separator: " ") + "]" }
+            let stride = shape[(depth + 1)...].reduce(1, *)
+            var children: [String] = []
+            var start = items.startIndex
+            for _ in 0..<shape[depth] {
+                children.append(level(items[start..<(start + stride)], depth + 1))
+                start += stride
+            }
+            let separator = String(repeating: "\n", count: shape.count - depth - 1) + String(repeating: " ", count: depth + 1)
+            return "[" + children.joined(separator: separator) + "]"
+        }
+        return level(items[...], 0)
+    }
+
+    /// Joins formatted elements as numpy's `str()` of a one-dimensional array does with its default
+    /// line width of 75 (`_formatArray`): the line starts as a one-space hanging indent standing for
+    /// the `[`; an element wraps first when the line and it would pass 74 characters (unless the
+    /// line holds nothing yet); a wrapped line is right-trimmed and the next starts with one space.
+    static func wrapped(_ items: [String]) -> String {
+        var text = ""
+        var line = " "
+        for (index, item) in items.enumerated() {
+            if line.count + item.count > 74 && line.count > 1 {
+                text += String(line.reversed().drop(while: { $0 == " " }).reversed()) + "\n"
+                line = " "
+            }
+            line += item
+            if index < items.count - 1 { line += " " }
+        }
+        text += line
+        return "[" + text.dropFirst() + "]"
     }
 
     /// Sign, significant digits and decimal exponent of the shortest representation

@@ -200,13 +200,13 @@ extension Space: CustomStringConvertible {
         case .discrete(let n, let start):
             return start == 0 ? "Discrete(\(n))" : "Discrete(\(n), start=\(start))"
         case .box(let box):
-            return "Box(\(Self.shortRepr(box.low, box.dtype)), \(Self.shortRepr(box.high, box.dtype)), \(shapeString(box.shape)), \(box.dtype.rawValue))"
+            return "Box(\(Self.shortRepr(box.low, box)), \(Self.shortRepr(box.high, box)), \(shapeString(box.shape)), \(box.dtype.rawValue))"
         case .multiBinary(let shape):
             return "MultiBinary(\(shape.count == 1 ? String(shape[0]) : shapeString(shape)))"
         case .multiDiscrete(let nvec, let start):
-            let n = "[" + nvec.map(String.init).joined(separator: " ") + "]"
+            let n = NumpyArrayFormat.string(nvec)
             if start.contains(where: { $0 != 0 }) {
-                return "MultiDiscrete(\(n), start=[\(start.map(String.init).joined(separator: " "))])"
+                return "MultiDiscrete(\(n), start=\(NumpyArrayFormat.string(start)))"
             }
             return "MultiDiscrete(\(n))"
         case .tuple(let spaces):
@@ -216,19 +216,23 @@ extension Space: CustomStringConvertible {
         }
     }
 
-    /// numpy's `str` of a scalar when all bounds are equal, else of the array.
-    private static func shortRepr(_ values: [Double], _ dtype: BoxDType) -> String {
-        func scalar(_ x: Double) -> String {
-            if x.isInfinite { return x < 0 ? "-inf" : "inf" }
+    /// numpy's `str` of a scalar when all bounds are equal, else of the array (Gymnasium's
+    /// `array_short_repr`).
+    private static func shortRepr(_ values: [Double], _ box: Box) -> String {
+        let dtype = box.dtype
+        if let first = values.first, values.allSatisfy({ $0 == first }) {
+            if first.isInfinite { return first < 0 ? "-inf" : "inf" }
             switch dtype {
-            case .float32: return Float(x).description
-            case .float64: return pythonRepr(x)
-            default: return String(Int(x))
+            case .float32: return Float(first).description
+            case .float64: return pythonRepr(first)
+            default: return Int(exactly: first).map(String.init) ?? pythonRepr(first)
             }
         }
-        if let first = values.first, values.allSatisfy({ $0 == first }) { return scalar(first) }
-        if dtype.isFloatingPoint { return NumpyArrayFormat.string(values, float32: dtype == .float32) }
-        return "[" + values.map(scalar).joined(separator: " ") + "]"
+        let items =
+            dtype.isFloatingPoint
+            ? NumpyArrayFormat.items(values, float32: dtype == .float32)
+            : NumpyArrayFormat.items(values.map { Int(exactly: $0) ?? ($0 < 0 ? Int.min : Int.max) })
+        return NumpyArrayFormat.nested(items, shape: box.shape)
     }
 }
 

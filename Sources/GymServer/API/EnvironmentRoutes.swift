@@ -29,7 +29,7 @@ struct EnvironmentRoutes: Sendable {
         let manager = self.manager
         let body = self.body
 
-        route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make). Returns {instance_id}.") { request, context in
+        route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make; num_envs and autoreset_mode make a vector instance, as gymnasium.make_vec). Returns {instance_id}.") { request, context in
             let json = try await body.object(request, context)
             let envID = try RequestJSON.required(json, "env_id")
             return try routes.create(envID: envID, body: json, owner: context.owner, status: .ok)
@@ -42,20 +42,20 @@ struct EnvironmentRoutes: Sendable {
         route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}.") { _, context in
             .json(["all_envs": .object(manager.list(for: context.owner).mapValues(JSON.string))])
         }
-        route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed, options, render}. Returns {observation, info} (+ render: the frame written).") { request, context in
+        route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
             let instance = try routes.instance(context)
             let json = try await body.object(request, context, optional: true)
-            let seed = try RequestJSON.seed(json)
+            let seeds = try Self.seeds(json, numEnvs: instance.numEnvs)
             let options = try RequestJSON.object(json, "options")
             let render = try RequestJSON.bool(json, "render", default: false)
-            return .json(try await instance.reset(seed: seed, options: options, render: render))
+            return .answer(try await instance.reset(seeds: seeds, options: options, render: render), request: request)
         }
-        route(.post, "/v1/envs/{instance_id}/step/", "Step with {action, render?}. Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written).") { request, context in
+        route(.post, "/v1/envs/{instance_id}/step/", "Step with {action, render?} (a vector: a list of one action per sub-environment). Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written), batched for a vector.") { request, context in
             let instance = try routes.instance(context)
             let json = try await body.object(request, context)
             let action = try RequestJSON.required(json, "action")
             let render = try RequestJSON.bool(json, "render", default: false)
-            return .json(try await instance.step(action: action, render: render))
+            return .answer(try await instance.step(action: action, render: render), request: request)
         }
         route(.get, "/v1/envs/{instance_id}/render", "The current frame as image/png (?mode=ansi: Gymnasium's text render, for the toy-text envs).") { request, context in
             let instance = try routes.instance(context)
@@ -70,11 +70,11 @@ struct EnvironmentRoutes: Sendable {
                 throw APIError("Unknown render mode '\(mode.prefix(40))': use rgb_array (the default) or ansi")
             }
         }
-        route(.get, "/v1/envs/{instance_id}/action_space/", "The action space: {info: {name, n | shape, low, high, ...}}.") { _, context in
+        route(.get, "/v1/envs/{instance_id}/action_space/", "The action space: {info: {name, n | shape, low, high, ...}} (a vector: the batched space, with single: one sub-environment's and num_envs).") { _, context in
             let instance = try routes.instance(context)
-            return .json(["info": instance.actionSpace.info])
+            return .json(Self.spaceAnswer(instance.actionSpace, single: instance.singleActionSpace, instance: instance))
         }
-        route(.get, "/v1/envs/{instance_id}/action_space/sample", "A random action from the action space: {action}.") { _, context in
+        route(.get, "/v1/envs/{instance_id}/action_space/sample", "A random action from the action space (a vector: one per sub-environment): {action}.") { _, context in
             let instance = try routes.instance(context)
             return .json(["action": instance.sampleAction()])
         }
@@ -90,9 +90,9 @@ struct EnvironmentRoutes: Sendable {
             let member = (try? instance.actionSpace.value(from: x)).map(instance.actionSpace.contains) ?? false
             return .json(["member": .bool(member)])
         }
-        route(.get, "/v1/envs/{instance_id}/observation_space/", "The observation space: {info: {name, n | shape, low, high, ...}}.") { _, context in
+        route(.get, "/v1/envs/{instance_id}/observation_space/", "The observation space: {info: {name, n | shape, low, high, ...}} (a vector: the batched space, with single and num_envs).") { _, context in
             let instance = try routes.instance(context)
-            return .json(["info": instance.observationSpace.info])
+            return .json(Self.spaceAnswer(instance.observationSpace, single: instance.singleObservationSpace, instance: instance))
         }
         route(.post, "/v1/envs/{instance_id}/observation_space/contains", "Whether every property given ({name, shape, low, ...}) equals the observation space's: {member}.") { request, context in
             let instance = try routes.instance(context)
@@ -242,13 +242,75 @@ struct EnvironmentRoutes: Sendable {
         return .object(answer)
     }
 
+    /// What create takes: its id's name, and the rest.
+    static let createParameters: Set<String> = ["seed", "kwargs", "num_envs", "autoreset_mode", "api_key", "token"]
+
     func create(envID: JSON, body: [String: JSON]?, owner: Owner?, status: HTTPResponse.Status) throws -> Response {
         guard let id = envID.stringValue else {
             throw APIError("Attempted to look up malformed environment ID '\(JSONWriter.shortString(envID))'")
         }
+        if let unknown = body?.keys.sorted().first(where: { !Self.createParameters.contains($0) && $0 != "env_id" && $0 != "environment" }) {
+            throw APIError("Unknown parameter '\(unknown.prefix(80))': create takes env_id (or environment), seed, kwargs, num_envs and autoreset_mode")
+        }
         let seed = try RequestJSON.seed(body)
         let kwargs = try RequestJSON.object(body, "kwargs") ?? [:]
-        let instance = try manager.create(envID: id, seed: seed, kwargs: kwargs, owner: owner)
+        var numEnvs: Int?
+        if let value = RequestJSON.optional(body, "num_envs") {
+            guard let n = value.intValue, n >= 1 else {
+                throw APIError("Parameter 'num_envs' must be a positive integer, got \(JSONWriter.shortString(value))")
+            }
+            numEnvs = n
+        }
+        var mode = AutoresetMode.nextStep
+        if let value = RequestJSON.optional(body, "autoreset_mode") {
+            guard let name = value.stringValue, let parsed = Self.autoresetMode(name) else {
+                throw APIError("Parameter 'autoreset_mode' must be next_step, same_step or disabled, got \(JSONWriter.shortString(value))")
+            }
+            guard numEnvs != nil else {
+                throw APIError("Parameter 'autoreset_mode' is for vector instances: give num_envs too")
+            }
+            mode = parsed
+        }
+        let instance = try manager.create(envID: id, seed: seed, kwargs: kwargs, owner: owner, numEnvs: numEnvs, autoresetMode: mode)
         return .json(["instance_id": .string(instance.id)], status: status)
+    }
+
+    /// `next_step`, `same_step`, `disabled`, or Gymnasium's enum values `NextStep`, `SameStep`, `Disabled`.
+    static func autoresetMode(_ name: String) -> AutoresetMode? {
+        if let mode = AutoresetMode(rawValue: name) { return mode }
+        switch name {
+        case "NextStep": return .nextStep
+        case "SameStep": return .sameStep
+        case "Disabled": return .disabled
+        default: return nil
+        }
+    }
+
+    /// The seed(s) of a reset: an integer, or for a vector also a list of one per sub-environment
+    /// (integers or null).
+    static func seeds(_ body: [String: JSON]?, numEnvs: Int?) throws -> VectorSeeds {
+        guard let value = RequestJSON.optional(body, "seed") else { return .none }
+        if case .array(let list) = value {
+            guard let numEnvs else {
+                throw APIError("Parameter 'seed' must be a non-negative integer (a list of seeds is for vector instances), got \(JSONWriter.shortString(value))")
+            }
+            guard list.count == numEnvs else {
+                throw APIError("If seeds are passed as a list the length must match num_envs=\(numEnvs) but got length=\(list.count).")
+            }
+            return .each(try list.map { element -> UInt64? in
+                if element.isNull { return nil }
+                guard let seed = element.intValue, seed >= 0, element.boolValue == nil else {
+                    throw APIError("Every seed of the list must be a non-negative integer below 2^63 or null, got \(JSONWriter.shortString(element))")
+                }
+                return UInt64(seed)
+            })
+        }
+        return try RequestJSON.seed(body).map(VectorSeeds.base) ?? .none
+    }
+
+    /// `{info}` of a space; for a vector also the single space and the number of sub-environments.
+    static func spaceAnswer(_ space: Space, single: Space, instance: EnvironmentInstance) -> JSON {
+        guard let numEnvs = instance.numEnvs else { return ["info": space.info] }
+        return ["info": space.info, "single": single.info, "num_envs": .int(numEnvs)]
     }
 }

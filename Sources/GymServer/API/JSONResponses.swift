@@ -44,6 +44,59 @@ extension Response {
     }
 }
 
+extension Response {
+    /// A reset or step answer, as MessagePack when the client asks for it (`Accept:
+    /// application/msgpack` or `application/x-msgpack`), else as JSON.
+    static func answer(_ answer: Answer, request: Request) -> Response {
+        answers([answer], single: true, request: request)
+    }
+
+    /// Answers of a batch (a list), or one answer.
+    static func answers(_ answers: [Answer], single: Bool = false, request: Request) -> Response {
+        var buffer = ByteBuffer()
+        if MessagePackNegotiation.wanted(request) {
+            var writer = MessagePackWriter(reservingCapacity: 1024)
+            if !single { writer.writeArrayHeader(answers.count) }
+            for answer in answers { writer.write(answer) }
+            buffer.writeBytes(writer.bytes)
+            return Response(status: .ok, headers: [.contentType: MessagePackNegotiation.contentType], body: ResponseBody(byteBuffer: buffer))
+        }
+        var writer = JSONWriter(reservingCapacity: 1024)
+        if !single { writer.appendRaw("[") }
+        for (index, answer) in answers.enumerated() {
+            if index > 0 { writer.appendRaw(", ") }
+            writer.write(answer)
+        }
+        if !single { writer.appendRaw("]") }
+        buffer.writeBytes(writer.bytes)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: buffer))
+    }
+}
+
+/// Whether a client asked for MessagePack: `Accept` names `application/msgpack` (or
+/// `application/x-msgpack`) and ranks it at least as high as JSON.
+enum MessagePackNegotiation {
+    static let contentType = "application/msgpack"
+
+    static func wanted(_ request: Request) -> Bool {
+        guard let accept = request.headers[.accept], accept.contains("msgpack") else { return false }
+        var msgpack = 0.0
+        var json = 0.0
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingASCIIWhitespace().lowercased() }
+            guard let type = parts.first else { continue }
+            var q = 1.0
+            for parameter in parts.dropFirst() where parameter.hasPrefix("q=") {
+                q = Double(parameter.dropFirst(2)) ?? 0
+            }
+            if type == "application/msgpack" || type == "application/x-msgpack" { msgpack = max(msgpack, q) }
+            if type == "application/json" || type == "*/*" || type == "application/*" { json = max(json, q) }
+        }
+        return msgpack > 0 && msgpack >= json
+    }
+}
+
 extension JSONWriter {
     /// Writes `value` at the end of `buffer`.
     static func write(_ value: JSON, into buffer: inout ByteBuffer) {

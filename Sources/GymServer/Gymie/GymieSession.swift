@@ -158,7 +158,7 @@ struct GymieSession: Sendable {
         case .reset:
             guard let seed = Self.seed(params["seed"]), let options = Self.object(params["options"]) else { return wrongParameters }
             let answer = try await instance.reset(seed: seed.value, options: options.value, render: false)
-            return .text(JSONWriter.string(full ? answer : answer["observation"] ?? .null))
+            return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
         case .step:
             guard let action = params["action"] else { return wrongParameters }
             let render = params["render"]?.boolValue ?? false
@@ -168,8 +168,10 @@ struct GymieSession: Sendable {
                 return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
             }
             let answer = try await instance.step(action: action, render: render)
-            if full { return .text(JSONWriter.string(answer)) }
-            return .text(JSONWriter.string([answer["observation"] ?? .null, answer["reward"] ?? .null, answer["done"] ?? .null, answer["info"] ?? [:]]))
+            if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
+            return .text(JSONWriter.string([
+                answer.json("observation") ?? .null, answer.json("reward") ?? .null, answer.json("done") ?? .null, answer.json("info") ?? [:],
+            ]))
         case .close:
             try await manager.close(instanceID, for: owner)
             return .text("true")

@@ -12,6 +12,8 @@ public struct ServerLimits: Sendable {
     /// Live instances of one API key (`--max-instances-per-key`); with keys off, only
     /// `maxInstances` applies.
     public var maxInstancesPerKey = 100
+    /// Sub-environments of one vector instance (`--max-num-envs`).
+    public var maxNumEnvs = 4096
     /// An instance no client used for this many seconds is closed (`--instance-ttl`; nil: never).
     public var instanceTTLSeconds: Int? = 3600
     /// Instances one live stream may watch (`--max-stream-instances`).

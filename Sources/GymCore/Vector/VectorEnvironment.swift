@@ -1,0 +1,250 @@
+/// When a vector's sub-environments start their next episode (Gymnasium's `AutoresetMode`).
+public enum AutoresetMode: String, Sendable, CaseIterable {
+    /// The step after an episode ended resets that sub-environment (its action is ignored).
+    case nextStep = "next_step"
+    /// The step that ends an episode resets the sub-environment at once: it answers the first
+    /// observation of the next episode, with `final_obs`/`final_info` in the info.
+    case sameStep = "same_step"
+    /// Nothing resets by itself: reset the ended sub-environments with `options.reset_mask`.
+    case disabled
+}
+
+/// A sub-episode that ended on a step, as `RecordEpisodeStatistics` counts it for vectors.
+public struct FinishedSubEpisode: Sendable, Equatable {
+    public let index: Int
+    public let length: Int
+    public let reward: Double
+}
+
+/// What one step of a vector produced.
+public struct VectorStepResult: Sendable {
+    public var observations: [SpaceValue]
+    public var rewards: [Double]
+    public var terminated: [Bool]
+    public var truncated: [Bool]
+    public var info: VectorInfo
+    /// The sub-episodes that ended on this step, in index order.
+    public var finished: [FinishedSubEpisode]
+}
+
+/// What happened to one sub-environment, as it happened (before a SAME_STEP autoreset replaces
+/// the state reached): for whoever films it.
+public enum SubEnvironmentEvent: Sendable {
+    case reset(WrappedEnvironment)
+    case stepped(WrappedEnvironment, StepResult)
+}
+
+/// How the seeds of a vector reset are given.
+public enum VectorSeeds: Sendable, Equatable {
+    /// No seed: every sub-environment continues its stream.
+    case none
+    /// Sub-environment i gets `seed + i`.
+    case base(UInt64)
+    /// One seed (or none) per sub-environment.
+    case each([UInt64?])
+}
+
+/// N copies of an environment stepped as one, exactly as Gymnasium's `SyncVectorEnv`
+/// (`gymnasium.make_vec(id, num_envs=N, vectorization_mode="sync")`) steps them: the batched
+/// spaces of `batch_space`, the three autoreset modes, `reset_mask`, and the info of every
+/// sub-environment batched with its masks (docs/vector-semantics.md). It also counts each
+/// sub-episode's length and return as `RecordEpisodeStatistics` does, for the monitor.
+public struct VectorEnvironment: Sendable {
+    public let id: String
+    public private(set) var envs: [WrappedEnvironment]
+    public let mode: AutoresetMode
+    public let singleObservationSpace: Space
+    public let singleActionSpace: Space
+    public let observationSpace: Space
+    public let actionSpace: Space
+    /// A seed given when the instance was created, applied (as `seed + i`) at the first reset.
+    public var pendingSeed: UInt64?
+    /// The latest observation of each sub-environment (nil before its first reset).
+    private var observations: [SpaceValue?]
+    /// The sub-environments whose episode ended on the last step.
+    private var ended: [Bool]
+    /// RecordEpisodeStatistics' counters.
+    private var returns: [Double]
+    private var lengths: [Int]
+    private var previouslyDone: [Bool]
+    /// Resets of the whole vector (episodes of sub-environment 0 for the live view come from its own counter).
+    public private(set) var resets = 0
+
+    public var count: Int { envs.count }
+    public var hasReset: Bool { resets > 0 }
+
+    /// `envs` are N freshly made copies of one environment (`Registry.make`).
+    public init(envs: [WrappedEnvironment], mode: AutoresetMode) {
+        precondition(!envs.isEmpty, "a vector needs at least one sub-environment")
+        var envs = envs
+        for i in envs.indices { envs[i].reportsOldGymTimeLimit = false }
+        self.envs = envs
+        self.id = envs[0].id
+        self.mode = mode
+        singleObservationSpace = envs[0].observationSpace
+        singleActionSpace = envs[0].actionSpace
+        observationSpace = singleObservationSpace.batched(envs.count)
+        actionSpace = singleActionSpace.batched(envs.count)
+        observations = Array(repeating: nil, count: envs.count)
+        ended = Array(repeating: false, count: envs.count)
+        returns = Array(repeating: 0, count: envs.count)
+        lengths = Array(repeating: 0, count: envs.count)
+        previouslyDone = Array(repeating: false, count: envs.count)
+    }
+
+    // MARK: reset
+
+    /// `reset(seed=, options=)`. `options["reset_mask"]` (N booleans, at least one true) resets
+    /// only those sub-environments, with the other options; the rest keep their state.
+    public mutating func reset(
+        seeds: VectorSeeds, options: [String: JSON]?, observe: ((Int, SubEnvironmentEvent) -> Void)? = nil
+    ) throws(GymError) -> (observations: [SpaceValue], info: VectorInfo) {
+        let n = count
+        var perEnv: [UInt64?]
+        switch seeds {
+        case .none:
+            perEnv = pendingSeed.map { base in (0..<n).map { base &+ UInt64($0) } } ?? Array(repeating: nil, count: n)
+        case .base(let seed):
+            perEnv = (0..<n).map { seed &+ UInt64($0) }
+        case .each(let list):
+            guard list.count == n else {
+                throw GymError("If seeds are passed as a list the length must match num_envs=\(n) but got length=\(list.count).")
+            }
+            perEnv = list
+        }
+        var rest = options
+        var mask = Array(repeating: true, count: n)
+        if let given = options?["reset_mask"] {
+            mask = try Self.resetMask(given, count: n)
+            rest?["reset_mask"] = nil
+            guard hasReset else {
+                throw GymError("Reset the whole vector once before resetting some sub-environments with reset_mask")
+            }
+        }
+        // Options are checked by the sub-environments; check them all on a copy first, so that a
+        // bad option leaves every sub-environment as it was.
+        var trial = self
+        var info = VectorInfo(count: n)
+        for i in 0..<n where mask[i] {
+            let (observation, subInfo) = try trial.envs[i].reset(seed: perEnv[i], options: rest)
+            trial.observations[i] = observation
+            trial.ended[i] = false
+            info.add(subInfo, at: i)
+        }
+        trial.pendingSeed = nil
+        trial.resets += 1
+        if options?["reset_mask"] == nil {
+            // RecordEpisodeStatistics: a reset without a mask starts every count again.
+            for i in 0..<n {
+                trial.returns[i] = 0
+                trial.lengths[i] = 0
+                trial.previouslyDone[i] = false
+            }
+        } else {
+            for i in 0..<n where mask[i] {
+                trial.returns[i] = 0
+                trial.lengths[i] = 0
+                trial.previouslyDone[i] = false
+            }
+        }
+        self = trial
+        if let observe {
+            for i in 0..<n where mask[i] { observe(i, .reset(envs[i])) }
+        }
+        return (observations.map { $0! }, info)
+    }
+
+    /// `options["reset_mask"]`: N booleans, at least one true.
+    static func resetMask(_ json: JSON, count n: Int) throws(GymError) -> [Bool] {
+        guard case .array(let elements) = json else {
+            throw GymError("`options['reset_mask']` must be a list of \(n) booleans, got \(JSONWriter.string(json).prefix(80))")
+        }
+        guard elements.count == n else {
+            throw GymError("`options['reset_mask']` must have shape `(\(n),)`, got (\(elements.count),)")
+        }
+        let mask = elements.compactMap(\.boolValue)
+        guard mask.count == n else {
+            throw GymError("`options['reset_mask']` must hold booleans (numpy's dtype=np.bool_), got \(JSONWriter.string(json).prefix(80))")
+        }
+        guard mask.contains(true) else {
+            throw GymError("`options['reset_mask']` must contain a boolean array with at least one True value")
+        }
+        return mask
+    }
+
+    // MARK: step
+
+    /// Whether sub-environment i resets rather than steps on the next step (NEXT_STEP mode after
+    /// its episode ended): its action is ignored.
+    public func resetsOnNextStep(_ i: Int) -> Bool { mode == .nextStep && ended[i] }
+
+    /// Steps every sub-environment with its action. Everything is checked before anything moves:
+    /// the vector was reset, each sub-environment that steps has an action in its space, and (in
+    /// DISABLED mode) none is stepped after its episode ended. `observe` is told of every step and
+    /// autoreset of a sub-environment as it happens (the monitor films sub-environment 0 from it).
+    public mutating func step(
+        _ actions: [SpaceValue], observe: ((Int, SubEnvironmentEvent) -> Void)? = nil
+    ) throws(GymError) -> VectorStepResult {
+        let n = count
+        guard hasReset else { throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first") }
+        guard actions.count == n else {
+            throw GymError("Expected \(n) actions, one per sub-environment, got \(actions.count)")
+        }
+        for i in 0..<n where !resetsOnNextStep(i) {
+            if mode == .disabled && ended[i] {
+                throw GymError("Sub-environment \(i) ended its episode: reset it with {\"options\": {\"reset_mask\": [...]}} (autoreset_mode disabled)")
+            }
+            guard singleActionSpace.contains(actions[i]) else {
+                throw GymError("Action \(JSONWriter.string(singleActionSpace.json(actions[i]))) of sub-environment \(i) is not in the action space \(singleActionSpace)")
+            }
+        }
+        var result = VectorStepResult(
+            observations: [], rewards: Array(repeating: 0, count: n), terminated: Array(repeating: false, count: n),
+            truncated: Array(repeating: false, count: n), info: VectorInfo(count: n), finished: [])
+        result.observations.reserveCapacity(n)
+        for i in 0..<n {
+            if resetsOnNextStep(i) {
+                let (observation, info) = try envs[i].reset(seed: nil, options: nil)
+                observe?(i, .reset(envs[i]))
+                observations[i] = observation
+                result.info.add(info, at: i)
+            } else {
+                let step = try envs[i].step(actions[i])
+                observe?(i, .stepped(envs[i], step))
+                result.rewards[i] = step.reward
+                result.terminated[i] = step.terminated
+                result.truncated[i] = step.truncated
+                var info = step.info
+                var observation = step.observation
+                if mode == .sameStep && step.done {
+                    result.info.add(["final_obs": singleObservationSpace.json(step.observation), "final_info": .object(step.info)], at: i)
+                    (observation, info) = try envs[i].reset(seed: nil, options: nil)
+                    observe?(i, .reset(envs[i]))
+                }
+                observations[i] = observation
+                result.info.add(info, at: i)
+            }
+            result.observations.append(observations[i]!)
+        }
+        for i in 0..<n {
+            ended[i] = result.terminated[i] || result.truncated[i]
+            // RecordEpisodeStatistics: the autoreset step of NEXT_STEP and DISABLED is not counted.
+            if mode != .sameStep && previouslyDone[i] {
+                returns[i] = 0
+                lengths[i] = 0
+            } else {
+                returns[i] += result.rewards[i]
+                lengths[i] += 1
+            }
+            if ended[i] {
+                result.finished.append(FinishedSubEpisode(index: i, length: lengths[i], reward: returns[i]))
+                if mode == .sameStep {
+                    returns[i] = 0
+                    lengths[i] = 0
+                }
+            }
+            previouslyDone[i] = ended[i]
+        }
+        return result
+    }
+}
