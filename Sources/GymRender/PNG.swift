@@ -117,9 +117,6 @@ public struct PNGEncoder: Sendable, Hashable {
         guard canvas.width <= Int(Int32.max), canvas.height <= Int(Int32.max) else {
             throw .tooLarge(width: canvas.width, height: canvas.height)
         }
-        var output: UnsafeMutablePointer<UInt8>?
-        var count = 0
-        let status: Int32
         switch compression {
         case .fastDeflate:
             let stream = canvas.withUnsafeBytes { raw -> [UInt8] in
@@ -127,13 +124,11 @@ public struct PNGEncoder: Sendable, Hashable {
                 return FastDeflate.compressScanlines(
                     base, rowBytes: canvas.bytesPerRow, stride: canvas.bytesPerRow, height: canvas.height)
             }
-            guard !stream.isEmpty else { throw .encodingFailed }
-            status = stream.withUnsafeBufferPointer { zdata in
-                gym_png_write_rgb8_zlib(
-                    UInt32(canvas.width), UInt32(canvas.height), zdata.baseAddress, zdata.count, &output, &count)
-            }
+            return try Self.file(zlibStream: stream, width: canvas.width, height: canvas.height)
         case .zlib(let level, let filter, let strategy, let memoryLevel):
-            status = canvas.withUnsafeBytes { raw -> Int32 in
+            var output: UnsafeMutablePointer<UInt8>?
+            var count = 0
+            let status = canvas.withUnsafeBytes { raw -> Int32 in
                 guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
                     return GYM_PNG_BAD_ARGUMENT
                 }
@@ -141,7 +136,27 @@ public struct PNGEncoder: Sendable, Hashable {
                     base, UInt32(canvas.width), UInt32(canvas.height), canvas.bytesPerRow, Int32(min(max(level, 0), 9)),
                     filter.libpngMask, strategy.zlibValue, Int32(min(max(memoryLevel, 1), 9)), &output, &count)
             }
+            return try Self.take(status: status, output: output, count: count)
         }
+    }
+
+    /// The PNG file of a `width` x `height` 8-bit RGB image whose image data (filtered
+    /// scanlines) is already compressed as the zlib stream `zlibStream`: libpng writes the
+    /// signature, IHDR, the stream as IDAT chunks and IEND.
+    static func file(zlibStream: [UInt8], width: Int, height: Int) throws(PNGError) -> [UInt8] {
+        guard !zlibStream.isEmpty else { throw .encodingFailed }
+        var output: UnsafeMutablePointer<UInt8>?
+        var count = 0
+        let status = zlibStream.withUnsafeBufferPointer { zdata in
+            gym_png_write_rgb8_zlib(UInt32(width), UInt32(height), zdata.baseAddress, zdata.count, &output, &count)
+        }
+        return try take(status: status, output: output, count: count)
+    }
+
+    /// The bytes a CPNG helper returned with `status` (freeing its buffer), or the error.
+    private static func take(
+        status: Int32, output: UnsafeMutablePointer<UInt8>?, count: Int
+    ) throws(PNGError) -> [UInt8] {
         defer { gym_png_free(output) }
         switch status {
         case GYM_PNG_OK:

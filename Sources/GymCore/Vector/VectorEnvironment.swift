@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// When a vector's sub-environments start their next episode (Gymnasium's `AutoresetMode`).
 public enum AutoresetMode: String, Sendable, CaseIterable {
     /// The step after an episode ended resets that sub-environment (its action is ignored).
@@ -67,6 +70,8 @@ public struct VectorEnvironment: Sendable {
     private var returns: [Double]
     private var lengths: [Int]
     private var previouslyDone: [Bool]
+    /// Whether a wide vector (`parallelWidth` sub-environments or more) steps on all cores.
+    public var stepsInParallel = true
     /// Resets of the whole vector (episodes of sub-environment 0 for the live view come from its own counter).
     public private(set) var resets = 0
 
@@ -95,9 +100,10 @@ public struct VectorEnvironment: Sendable {
     // MARK: reset
 
     /// `reset(seed=, options=)`. `options["reset_mask"]` (N booleans, at least one true) resets
-    /// only those sub-environments, with the other options; the rest keep their state.
+    /// only those sub-environments, with the other options; the rest keep their state. `observe`
+    /// is told when sub-environment 0 is reset.
     public mutating func reset(
-        seeds: VectorSeeds, options: [String: JSON]?, observe: ((Int, SubEnvironmentEvent) -> Void)? = nil
+        seeds: VectorSeeds, options: [String: JSON]?, observe: ((SubEnvironmentEvent) -> Void)? = nil
     ) throws(GymError) -> (observations: [SpaceValue], info: VectorInfo) {
         let n = count
         var perEnv: [UInt64?]
@@ -148,9 +154,7 @@ public struct VectorEnvironment: Sendable {
             }
         }
         self = trial
-        if let observe {
-            for i in 0..<n where mask[i] { observe(i, .reset(envs[i])) }
-        }
+        if let observe, mask[0] { observe(.reset(envs[0])) }
         return (observations.map { $0! }, info)
     }
 
@@ -180,10 +184,11 @@ public struct VectorEnvironment: Sendable {
 
     /// Steps every sub-environment with its action. Everything is checked before anything moves:
     /// the vector was reset, each sub-environment that steps has an action in its space, and (in
-    /// DISABLED mode) none is stepped after its episode ended. `observe` is told of every step and
-    /// autoreset of a sub-environment as it happens (the monitor films sub-environment 0 from it).
+    /// DISABLED mode) none is stepped after its episode ended. `observe` is told of sub-environment
+    /// 0's step and autoreset as they happen (the monitor films it). From `parallelWidth`
+    /// sub-environments on, the others step on all cores at once; the answer is the same.
     public mutating func step(
-        _ actions: [SpaceValue], observe: ((Int, SubEnvironmentEvent) -> Void)? = nil
+        _ actions: [SpaceValue], observe: ((SubEnvironmentEvent) -> Void)? = nil
     ) throws(GymError) -> VectorStepResult {
         let n = count
         guard hasReset else { throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first") }
@@ -198,33 +203,52 @@ public struct VectorEnvironment: Sendable {
                 throw GymError("Action \(JSONWriter.string(singleActionSpace.json(actions[i]))) of sub-environment \(i) is not in the action space \(singleActionSpace)")
             }
         }
+        let resetting = (0..<n).map(resetsOnNextStep)
+        let mode = self.mode
+        var outcomes = [SubOutcome](repeating: SubOutcome(), count: n)
+        outcomes[0] = Self.advance(&envs[0], action: actions[0], resetting: resetting[0], mode: mode, observe: observe)
+        let slices = stepsInParallel && n >= Self.parallelWidth ? min(ProcessInfo.processInfo.activeProcessorCount, n - 1) : 1
+        envs.withUnsafeMutableBufferPointer { envs in
+            outcomes.withUnsafeMutableBufferPointer { outcomes in
+                // Each slice touches only its own sub-environments and outcomes.
+                nonisolated(unsafe) let envs = envs
+                nonisolated(unsafe) let outcomes = outcomes
+                let size = (n - 1 + slices - 1) / slices
+                let work: @Sendable (Int) -> Void = { slice in
+                    for i in (1 + slice * size)..<min(n, 1 + (slice + 1) * size) {
+                        outcomes[i] = Self.advance(&envs[i], action: actions[i], resetting: resetting[i], mode: mode, observe: nil)
+                    }
+                }
+                if slices > 1 {
+                    DispatchQueue.concurrentPerform(iterations: slices, execute: work)
+                } else {
+                    work(0)
+                }
+            }
+        }
         var result = VectorStepResult(
             observations: [], rewards: Array(repeating: 0, count: n), terminated: Array(repeating: false, count: n),
             truncated: Array(repeating: false, count: n), info: VectorInfo(count: n), finished: [])
         result.observations.reserveCapacity(n)
+        // The infos are batched in index order, as SyncVectorEnv adds them.
         for i in 0..<n {
-            if resetsOnNextStep(i) {
-                let (observation, info) = try envs[i].reset(seed: nil, options: nil)
-                observe?(i, .reset(envs[i]))
-                observations[i] = observation
-                result.info.add(info, at: i)
-            } else {
-                let step = try envs[i].step(actions[i])
-                observe?(i, .stepped(envs[i], step))
+            let outcome = outcomes[i]
+            if let error = outcome.error { throw error }
+            if let step = outcome.step {
                 result.rewards[i] = step.reward
                 result.terminated[i] = step.terminated
                 result.truncated[i] = step.truncated
-                var info = step.info
-                var observation = step.observation
-                if mode == .sameStep && step.done {
+                if let resetInfo = outcome.resetInfo {
                     result.info.add(["final_obs": singleObservationSpace.json(step.observation), "final_info": .object(step.info)], at: i)
-                    (observation, info) = try envs[i].reset(seed: nil, options: nil)
-                    observe?(i, .reset(envs[i]))
+                    result.info.add(resetInfo, at: i)
+                } else {
+                    result.info.add(step.info, at: i)
                 }
-                observations[i] = observation
-                result.info.add(info, at: i)
+            } else {
+                result.info.add(outcome.resetInfo ?? [:], at: i)
             }
-            result.observations.append(observations[i]!)
+            observations[i] = outcome.observation
+            result.observations.append(outcome.observation)
         }
         for i in 0..<n {
             ended[i] = result.terminated[i] || result.truncated[i]
@@ -246,5 +270,49 @@ public struct VectorEnvironment: Sendable {
             previouslyDone[i] = ended[i]
         }
         return result
+    }
+
+    /// From this many sub-environments on, a step runs on all cores.
+    public static let parallelWidth = 128
+
+    /// What one sub-environment did in a step.
+    struct SubOutcome {
+        var observation: SpaceValue = .int(0)
+        /// The step taken; nil when the sub-environment was reset instead (NEXT_STEP autoreset).
+        var step: StepResult?
+        /// The info of an autoreset (NEXT_STEP's, or SAME_STEP's after `step` ended the episode).
+        var resetInfo: [String: JSON]?
+        var error: GymError?
+    }
+
+    /// One sub-environment's part of a step: its autoreset, or its step and (SAME_STEP) the reset
+    /// that follows an ended episode.
+    static func advance(
+        _ env: inout WrappedEnvironment, action: SpaceValue, resetting: Bool, mode: AutoresetMode,
+        observe: ((SubEnvironmentEvent) -> Void)?
+    ) -> SubOutcome {
+        var outcome = SubOutcome()
+        do {
+            if resetting {
+                let (observation, info) = try env.reset(seed: nil, options: nil)
+                observe?(.reset(env))
+                outcome.observation = observation
+                outcome.resetInfo = info
+                return outcome
+            }
+            let step = try env.step(action)
+            observe?(.stepped(env, step))
+            outcome.step = step
+            outcome.observation = step.observation
+            if mode == .sameStep && step.done {
+                let (observation, info) = try env.reset(seed: nil, options: nil)
+                observe?(.reset(env))
+                outcome.observation = observation
+                outcome.resetInfo = info
+            }
+        } catch {
+            outcome.error = error
+        }
+        return outcome
     }
 }
