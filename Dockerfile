@@ -38,5 +38,10 @@ USER gym
 # Rendered frames, monitor statistics and videos; served on port 8000.
 VOLUME ["/monitor"]
 EXPOSE 5000 8000
+# The binary asks its own GET /healthz (no HTTP client in the image): healthy while the API, the
+# files port and the recorder work. A server started with another --port needs
+# docker run --health-cmd '/usr/local/bin/gym-server healthcheck --port <port>'.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/gym-server", "healthcheck", "--port", "5000"]
 ENTRYPOINT ["/usr/local/bin/gym-server"]
 CMD ["--host", "0.0.0.0", "--port", "5000", "--files-port", "8000", "--monitor-dir", "/monitor"]

@@ -9,7 +9,7 @@ MONITOR_DIR ?= ./monitor
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: run build release deps deps-test venv test test-swift test-python test-browser bench clean
+.PHONY: run build release deps deps-test venv test test-swift test-python test-browser test-image bench clean
 
 deps:
 	@scripts/install-deps.sh run
@@ -37,7 +37,9 @@ test:
 	@scripts/stage.sh setup $(MAKE) --no-print-directory deps-test venv
 	@scripts/stage.sh swift-test $(MAKE) --no-print-directory test-swift
 	@scripts/stage.sh python $(MAKE) --no-print-directory test-python
+	@scripts/stage.sh client $(MAKE) --no-print-directory test-client
 	@scripts/stage.sh browser $(MAKE) --no-print-directory test-browser
+	@scripts/stage.sh image $(MAKE) --no-print-directory test-image
 
 test-swift: deps-test venv
 	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
@@ -50,10 +52,26 @@ test-python: release
 		$(VENV)/gymnasium/bin/python scripts/e2e_service_test.py --server .build/release/gym-server --load .build/release/gym-load
 	$(VENV)/gymnasium/bin/python scripts/e2e_vector_test.py --server .build/release/gym-server
 	$(VENV)/gymnasium/bin/python scripts/openai_suite.py --server .build/release/gym-server
+	$(VENV)/schemathesis/bin/python scripts/fuzz_api.py --server .build/release/gym-server
+	$(VENV)/gymnasium/bin/python scripts/e2e_metrics_test.py --server .build/release/gym-server
+	$(VENV)/bridge/bin/python -m pytest -q bridge/tests
+
+# The Python client (clients/python, installed in $(VENV)/client) against the release server,
+# then the example agents (Python and C++) against one of their own.
+.PHONY: test-client
+test-client: deps-test release
+	@scripts/make-client-venv.sh $(VENV)/client
+	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) $(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
+	PYTHON=$(VENV)/client/bin/python examples/run_examples_test.sh --server .build/release/gym-server 3
 
 # Headless Chromium opens the live view and the dashboard of a running release server.
 test-browser: release venv
 	$(VENV)/browser/bin/python scripts/browser_test.py --server .build/release/gym-server
+
+# Builds the Dockerfile (docker, else buildah with stand-in base images) and runs the image: both
+# ports, its user, its volume, videos, SIGTERM, the HEALTHCHECK, /metrics (scripts/image/test-image.sh).
+test-image:
+	scripts/image/test-image.sh
 
 bench: deps-test venv release
 	scripts/bench.sh

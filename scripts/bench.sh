@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, each printing ratios against a reference measured in the same run.
-#   1. frames: rasterise + PNG per environment vs Gymnasium + pygame + Pillow (scripts/bench_render.sh)
+#   1. frames: rasterise + PNG per environment vs Gymnasium + pygame + Pillow (scripts/bench_render.sh);
+#      our deflate vs libdeflate and zlib on the same frames (scripts/bench_deflate.sh)
 #   2. the monitor: H.264 encode rate, recordStep cost filming / not filming (scripts/monitor_bench.sh)
 #   3. the API: REST steps per second, plain / render: true / with a monitor recording (scripts/bench_api.py)
+#   4. a shared server: latency under load, the load test, WebSocket against REST (scripts/bench_service.py)
+#   5. gym-server beside Flask, nginx, Gymnasium and EnvPool: the targets of issue 11 (scripts/bench/run_bench.py)
+#   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench_metrics.py)
 # The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +21,7 @@ swift build -c release --product gym-server
 
 echo "=== 1. frames"
 PYTHON="$PWD/$venv/bin/python" scripts/bench_render.sh
+scripts/bench_deflate.sh
 echo "=== 2. monitor"
 scripts/monitor_bench.sh 2>&1 | grep -E '^(bench|monitor-bench)|ratio|frames/s|ns|µs' || true
 echo "=== 3. API"
@@ -31,3 +36,22 @@ fi
 echo "=== 4. a shared server: latency under load, the load test, WebSocket against REST"
 swift build -c release --product gym-load
 "$venv/bin/python" scripts/bench_service.py --server .build/release/gym-server --load .build/release/gym-load
+
+echo "=== 5. gym-server beside Flask, nginx, Gymnasium and EnvPool (written to docs/PERFORMANCE.md)"
+# openai's Flask server is the reference of the REST figures; its code is never committed here.
+# GYM_HTTP_API_DIR points at a copy; else a clone is tried once into .tmp/ (no network: skipped,
+# and the run says so).
+gym_http_api="${GYM_HTTP_API_DIR:-}"
+if [ -z "$gym_http_api" ]; then
+    if [ ! -d .tmp/gym-http-api/.git ]; then
+        mkdir -p .tmp
+        timeout 60 git clone -q --depth 1 https://github.com/openai/gym-http-api .tmp/gym-http-api 2>/dev/null \
+            || rm -rf .tmp/gym-http-api
+    fi
+    [ -d .tmp/gym-http-api/.git ] && gym_http_api=.tmp/gym-http-api
+fi
+python3 scripts/bench/run_bench.py --server .build/release/gym-server ${gym_http_api:+--gym-http-api "$gym_http_api"}
+python3 scripts/bench/render_performance.py
+
+echo "=== 6. the metrics: REST CartPole steps with metrics on and with --no-metrics, one connection"
+python3 scripts/bench_metrics.py --server .build/release/gym-server

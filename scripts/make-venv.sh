@@ -8,23 +8,25 @@ root="${1:-.venv}"
 py="${PYTHON:-python3}"
 mkdir -p "$root"
 
-# The marker holds what was installed: a venv made for an older list is topped up.
-want="gymnasium==1.4.0 numpy requests pytest six msgpack"
-if [ "$(cat "$root/gymnasium/.done" 2>/dev/null)" != "$want" ]; then
-    [ -x "$root/gymnasium/bin/pip" ] || "$py" -m venv "$root/gymnasium"
-    # shellcheck disable=SC2086
-    "$root/gymnasium/bin/pip" install -q --disable-pip-version-check $want
-    echo "$want" > "$root/gymnasium/.done"
-fi
+# make_venv NAME "PACKAGES": $root/NAME with PACKAGES from PyPI. The marker file .done holds what
+# was installed: a venv made for an older list is topped up.
+make_venv() {
+    local name="$1" want="$2"
+    if [ "$(cat "$root/$name/.done" 2>/dev/null)" != "$want" ]; then
+        [ -x "$root/$name/bin/pip" ] || "$py" -m venv "$root/$name"
+        # shellcheck disable=SC2086
+        "$root/$name/bin/pip" install -q --disable-pip-version-check $want
+        echo "$want" > "$root/$name/.done"
+    fi
+}
 
+make_venv gymnasium "gymnasium==1.4.0 numpy requests pytest six msgpack"
 # .venv/browser  Playwright (drives Debian's chromium; downloads no browser) + websockets: scripts/browser_test.py
-browser_want="playwright>=1.65 websockets>=13"
-if [ "$(cat "$root/browser/.done" 2>/dev/null)" != "$browser_want" ]; then
-    [ -x "$root/browser/bin/pip" ] || "$py" -m venv "$root/browser"
-    # shellcheck disable=SC2086
-    "$root/browser/bin/pip" install -q --disable-pip-version-check $browser_want
-    echo "$browser_want" > "$root/browser/.done"
-fi
+make_venv browser "playwright>=1.65 websockets>=13"
+# .venv/schemathesis  schemathesis: a property-based fuzz of a live server against docs/openapi.json (scripts/fuzz_api.py)
+make_venv schemathesis "schemathesis==4.32.5"
+# .venv/bridge  the Python worker of bridged environments (bridge/): its protocol and equivalence tests
+make_venv bridge "gymnasium==1.4.0 numpy box2d==2.3.10 pygame pytest"
 
 if [ ! -f "$root/gym021/.done" ]; then
     rm -rf "$root/gym021"

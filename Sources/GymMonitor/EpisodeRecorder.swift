@@ -24,6 +24,8 @@ public struct RecordingOptions: Sendable {
     /// as soon as the episode is on disk, so that a process killed after answering a step that
     /// ended an episode has that episode in its stats file.
     public var writesEveryEpisode: Bool
+    /// Told what becomes of the filmed frames (a server's metrics); nil: nobody.
+    public var frames: (any VideoFrameObserver)?
 
     public init(
         encoding: VideoEncodingSettings = VideoEncodingSettings(),
@@ -32,7 +34,8 @@ public struct RecordingOptions: Sendable {
         clock: @escaping @Sendable () -> Double = MonitorClock.perfCounter,
         onProblem: (@Sendable (MonitorError) -> Void)? = nil,
         blocksWhenFull: Bool = true,
-        writesEveryEpisode: Bool = false
+        writesEveryEpisode: Bool = false,
+        frames: (any VideoFrameObserver)? = nil
     ) {
         self.encoding = encoding
         self.frameQueueCapacity = frameQueueCapacity
@@ -41,7 +44,18 @@ public struct RecordingOptions: Sendable {
         self.onProblem = onProblem
         self.blocksWhenFull = blocksWhenFull
         self.writesEveryEpisode = writesEveryEpisode
+        self.frames = frames
     }
+}
+
+/// Told what becomes of a monitor's filmed frames, from the step path and the recording thread:
+/// each call must be cheap and must not block (an atomic counter).
+public protocol VideoFrameObserver: Sendable {
+    /// A frame went into a video.
+    func videoFrameEncoded()
+    /// A frame of a filmed episode did not: its video was broken (a frame of the wrong size, an
+    /// encoder failure), so this frame and the episode's later ones are left out.
+    func videoFrameDropped()
 }
 
 /// Old gym's episode type: "t" for training (the default), "e" for evaluation.
@@ -102,6 +116,7 @@ public final class EpisodeRecorder: Sendable {
     private let queue: RecordingQueue
     private let completion: CompletionSignal
     private let problemLog: ProblemLog
+    private let frameObserver: (any VideoFrameObserver)?
     private let statisticsMirror = StatisticsMirror()
     private let written = WrittenEpisodes()
     private let clock: @Sendable () -> Double
@@ -179,6 +194,7 @@ public final class EpisodeRecorder: Sendable {
         self.clock = options.clock
         self.state = Mutex(State(stats: StatsRecorder(envID: envID)))
         self.queue = RecordingQueue(frameCapacity: options.frameQueueCapacity, waitsForRoom: options.blocksWhenFull)
+        self.frameObserver = options.frames
         self.completion = CompletionSignal()
         let problemLog = ProblemLog(forward: options.onProblem)
         self.problemLog = problemLog
@@ -187,7 +203,7 @@ public final class EpisodeRecorder: Sendable {
             envInfo: .object([("gym_version", .string(options.gymVersion)), ("env_id", .string(envID))]),
             framesPerSecond: framesPerSecond, encoding: options.encoding,
             report: { problemLog.add($0) }, statistics: statisticsMirror, written: written,
-            writesEveryEpisode: options.writesEveryEpisode)
+            writesEveryEpisode: options.writesEveryEpisode, frames: options.frames)
         RecordingLoop.startThread(context: context, queue: queue, completion: completion)
     }
 
@@ -343,6 +359,7 @@ public final class EpisodeRecorder: Sendable {
         if let problem {
             filming.broken = true
             queue.push(.breakVideo(reason: problem))
+            if frame != nil { frameObserver?.videoFrameDropped() }
             return
         }
         guard let frame else { return }
@@ -357,6 +374,7 @@ public final class EpisodeRecorder: Sendable {
         }
         if !queued {
             filming.broken = true
+            frameObserver?.videoFrameDropped()
         }
     }
 
@@ -390,6 +408,9 @@ public final class EpisodeRecorder: Sendable {
 
     /// Whether frames wait beyond the queue's capacity (`waitForFrameRoom` would suspend).
     public var framesOverCapacity: Bool { queue.isOverCapacity }
+
+    /// Frames waiting for this monitor's encoder.
+    public var queuedFrames: Int { queue.framesWaiting }
 
     /// Returns once the stats file on disk holds at least `episodes` episodes, or writing failed,
     /// or the monitor closed. Without blocking a thread.

@@ -34,6 +34,11 @@ public final class MonitorRegistry: Sendable {
         state.withLock { $0.open.keys.sorted() }
     }
 
+    /// Frames waiting for the encoders of every open monitor.
+    public var queuedFrames: Int {
+        state.withLock { Array($0.open.values) }.reduce(0) { $0 + $1.queuedFrames }
+    }
+
     /// An open monitor by id.
     public func recorder(monitorID: Int) -> EpisodeRecorder? {
         state.withLock { $0.open[monitorID] }

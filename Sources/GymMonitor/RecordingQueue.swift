@@ -179,6 +179,13 @@ final class RecordingQueue: @unchecked Sendable {
         return (true, wantsBuffer ? spareBuffers.popLast() : nil)
     }
 
+    /// Frames handed over and not yet taken into the encoder (the queue's depth).
+    var framesWaiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return framesOutstanding
+    }
+
     /// Whether frames wait in the queue beyond its capacity (pushed by a caller that does not
     /// wait for room).
     var isOverCapacity: Bool {

@@ -16,6 +16,8 @@ struct RecordingContext: Sendable {
     let written: WrittenEpisodes
     /// Write at every episode end rather than batching writes.
     let writesEveryEpisode: Bool
+    /// Told of every frame encoded or dropped.
+    let frames: (any VideoFrameObserver)?
 }
 
 /// Signals the end of a recording thread to any number of waiters, async or blocking.
@@ -163,7 +165,10 @@ final class RecordingLoop {
     private func encode(_ frame: QueuedFrame) {
         var holdsSlot = true
         defer { if holdsSlot { queue.recycle(frame) } }
-        guard var video = current, !video.broken else { return }
+        guard var video = current, !video.broken else {
+            context.frames?.videoFrameDropped()
+            return
+        }
         do throws(VideoEncodingError) {
             if video.writer == nil {
                 video.encoderStarted = true
@@ -199,8 +204,10 @@ final class RecordingLoop {
             holdsSlot = false
             queue.recycle(frame)
             try writer.encodeStaged()
+            context.frames?.videoFrameEncoded()
         } catch {
             breakVideo(reason: error.message)
+            context.frames?.videoFrameDropped()
         }
     }
 

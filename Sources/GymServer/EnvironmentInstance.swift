@@ -47,6 +47,8 @@ public final class EnvironmentInstance: Sendable {
     let rendered: RenderedFrames
     /// When a client last used the instance (`InstanceClock` nanoseconds), for idle expiry.
     private let lastUsed: Atomic<UInt64>
+    /// The counters of its env id (nil: metrics off).
+    let metrics: EnvironmentMetrics?
 
     /// A plain environment, or N of them stepped as one.
     enum Core: Sendable {
@@ -83,8 +85,12 @@ public final class EnvironmentInstance: Sendable {
         var closed = false
     }
 
-    init(id: String, core: Core, directory: URL, owner: Owner? = nil, hub: FrameHub? = nil, now: UInt64 = 0) {
+    init(
+        id: String, core: Core, directory: URL, owner: Owner? = nil, hub: FrameHub? = nil, now: UInt64 = 0,
+        metrics: EnvironmentMetrics? = nil
+    ) {
         self.id = id
+        self.metrics = metrics
         self.owner = owner
         self.hub = hub
         self.directory = directory
@@ -156,8 +162,8 @@ public final class EnvironmentInstance: Sendable {
             case .vector(var vector):
                 defer { core = .vector(vector) }
                 let (observations, info) = try vector.reset(seeds: seeds, options: options, observe: recorder.map { recorder in
-                    { index, event in
-                        if index == 0, case .reset(let sub) = event { Self.recordVectorEvent(event, sub: sub, to: recorder) }
+                    { event in
+                        if case .reset(let sub) = event { Self.recordVectorEvent(event, sub: sub, to: recorder, counting: self.metrics) }
                     }
                 })
                 return (["observation": .batch(singleObservationSpace, observations), "info": .json(.object(info.json))], nil, 0)
@@ -193,11 +199,10 @@ public final class EnvironmentInstance: Sendable {
                 }
                 // Only sub-environment 0 is filmed: the others' events are not even made.
                 let result = try vector.step(actions, observe: recorder.map { recorder in
-                    { index, event in
-                        guard index == 0 else { return }
+                    { event in
                         switch event {
-                        case .reset(let sub): Self.recordVectorEvent(event, sub: sub, to: recorder)
-                        case .stepped(let sub, _): Self.recordVectorEvent(event, sub: sub, to: recorder)
+                        case .reset(let sub): Self.recordVectorEvent(event, sub: sub, to: recorder, counting: self.metrics)
+                        case .stepped(let sub, _): Self.recordVectorEvent(event, sub: sub, to: recorder, counting: self.metrics)
                         }
                     }
                 })
@@ -223,10 +228,13 @@ public final class EnvironmentInstance: Sendable {
 
     /// Tells the monitor what sub-environment 0 of a vector did, with its frame when filmed: its
     /// episodes are filmed on old gym's schedule and counted like a plain instance's.
-    private static func recordVectorEvent(_ event: SubEnvironmentEvent, sub: WrappedEnvironment, to recorder: EpisodeRecorder) {
+    private static func recordVectorEvent(
+        _ event: SubEnvironmentEvent, sub: WrappedEnvironment, to recorder: EpisodeRecorder, counting metrics: EnvironmentMetrics?
+    ) {
         switch event {
         case .reset:
             let frame = recorder.needsResetFrame ? try? sub.renderFrame() : nil
+            if frame != nil { metrics?.framesRendered.increment() }
             if let frame {
                 recorder.recordReset(frame: frame.pixels, width: frame.width, height: frame.height)
             } else {
@@ -234,6 +242,7 @@ public final class EnvironmentInstance: Sendable {
             }
         case .stepped(_, let result):
             let frame = recorder.needsStepFrame ? try? sub.renderFrame() : nil
+            if frame != nil { metrics?.framesRendered.increment() }
             if let frame {
                 recorder.recordStep(reward: result.reward, done: result.done, frame: frame.pixels, width: frame.width, height: frame.height)
             } else {
@@ -271,8 +280,15 @@ public final class EnvironmentInstance: Sendable {
                 }
             }
             let episodesBefore = recorder?.episodeCount ?? 0
+            let census = metrics.map { _ in Self.census(state.core) }
             let (answer, outcome, ended) = try body(&state.core, isVector ? recorder : nil)
             state.stepCounter += 1
+            if let metrics, let census {
+                // Atomic counters: no lock of anyone else's is taken here.
+                metrics.record(Transitions(
+                    steps: transition == .step ? (numEnvs ?? 1) - census.autoresetsDue : 0,
+                    resets: Self.census(state.core).resets - census.resets, episodes: ended))
+            }
             var advanced = Advanced(answer: answer, recorder: recorder)
             var frame: Canvas?
             if case .single(let env) = state.core {
@@ -282,6 +298,7 @@ public final class EnvironmentInstance: Sendable {
             } else if render, case .vector(let vector) = state.core {
                 frame = try vector.renderMosaic()
             }
+            if frame != nil { metrics?.framesRendered.increment() }
             if let recorder, ended > 0 || recorder.episodeCount > episodesBefore {
                 advanced.episodesToWrite = recorder.episodeCount
             }
@@ -312,6 +329,7 @@ public final class EnvironmentInstance: Sendable {
             } catch {
                 throw GymError("Could not write the frame: \(error)")
             }
+            metrics?.pngBytesWritten.increment(by: png.count)
             answer["render"] = .json(.string("successfully rendered: \(number).png"))
             if let hub, hub.hasViewers(id) {
                 var live = status
@@ -328,6 +346,23 @@ public final class EnvironmentInstance: Sendable {
             if let episodes = advanced.episodesToWrite { await recorder.statisticsWritten(through: episodes) }
         }
         return Answer(answer)
+    }
+
+    /// Resets of every environment of a core so far, and (a vector's) the sub-environments whose
+    /// next step is a NEXT_STEP autoreset: what a reset or step did is the difference.
+    private static func census(_ core: Core) -> (resets: Int, autoresetsDue: Int) {
+        switch core {
+        case .single(let env): return (env.resets, 0)
+        case .vector(let vector):
+            var resets = 0
+            var due = 0
+            for index in vector.envs.indices {
+                resets += vector.envs[index].resets
+                if vector.resetsOnNextStep(index) { due += 1 }
+            }
+            return (resets, due)
+        case .taken: return (0, 0)
+        }
     }
 
     /// The live view's status line of an instance: episode, step and reward of the environment,
@@ -361,8 +396,8 @@ public final class EnvironmentInstance: Sendable {
     /// How the server's monitors record: never blocking a request's thread on a full frame queue
     /// (the request waits afterwards, suspended), and the stats file rewritten at every episode
     /// end so that a killed server loses no finished episode.
-    static func recordingOptions(onProblem: (@Sendable (MonitorError) -> Void)?) -> RecordingOptions {
-        RecordingOptions(onProblem: onProblem, blocksWhenFull: false, writesEveryEpisode: true)
+    static func recordingOptions(onProblem: (@Sendable (MonitorError) -> Void)?, frames: (any VideoFrameObserver)? = nil) -> RecordingOptions {
+        RecordingOptions(onProblem: onProblem, blocksWhenFull: false, writesEveryEpisode: true, frames: frames)
     }
 
     /// Whether a monitor records this instance now.
@@ -373,7 +408,7 @@ public final class EnvironmentInstance: Sendable {
     /// `BlockingWork`'s threads; the lock is taken only to install the recorder.
     func startMonitor(
         directory: URL, displayDirectory: String, force: Bool, resume: Bool, videoSchedule: VideoSchedule,
-        registry: MonitorRegistry, onProblem: (@Sendable (MonitorError) -> Void)? = nil
+        registry: MonitorRegistry, onProblem: (@Sendable (MonitorError) -> Void)? = nil, frames: (any VideoFrameObserver)? = nil
     ) async throws(GymError) {
         try checkNoMonitor()
         let envID = self.envID
@@ -384,7 +419,7 @@ public final class EnvironmentInstance: Sendable {
                 try EpisodeRecorder.start(
                     directory: directory, force: force, resume: resume, videoSchedule: videoSchedule, envID: envID,
                     renderFPS: fps, registry: registry, displayDirectory: displayDirectory,
-                    options: Self.recordingOptions(onProblem: onProblem))
+                    options: Self.recordingOptions(onProblem: onProblem, frames: frames))
             }
         } catch let error as MonitorError {
             throw GymError(error.message)
@@ -451,7 +486,9 @@ public final class EnvironmentInstance: Sendable {
     /// drawn outside it.
     public func renderPNG() throws(GymError) -> [UInt8] {
         let core = state.withLock { $0.core }
-        return try Self.encode(try Self.frame(of: core))
+        let canvas = try Self.frame(of: core)
+        metrics?.framesRendered.increment()
+        return try Self.encode(canvas)
     }
 
     /// The frame of a state: the environment's, or a vector's mosaic.
@@ -513,6 +550,7 @@ public final class EnvironmentInstance: Sendable {
     public func renderLiveFrame() throws(GymError) -> LiveFrame {
         let (core, count) = state.withLock { ($0.core, $0.stepCounter) }
         let canvas = try Self.frame(of: core)
+        metrics?.framesRendered.increment()
         let status = Self.status(of: core, envID: envID)
         return LiveFrame(
             png: try Self.encode(canvas), envID: envID, episode: status.episode, step: status.step,

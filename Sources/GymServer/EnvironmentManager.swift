@@ -57,8 +57,13 @@ public final class EnvironmentManager: Sendable {
     /// Frames for the live view.
     public let frames = FrameHub()
     public let limits: ServerLimits
-    /// Told about problems met while recording (to log them).
-    let onMonitorProblem: (@Sendable (MonitorError) -> Void)?
+    /// Told about problems met while recording (to log them, and to count them in
+    /// `recorderHealth`).
+    let onMonitorProblem: @Sendable (MonitorError) -> Void
+    /// The recording problems seen, for `/healthz`.
+    public let recorderHealth: RecorderHealth
+    /// The Prometheus metrics (nil: `--no-metrics`).
+    public let metrics: ServerMetrics?
     private let clock: @Sendable () -> UInt64
 
     private struct Table {
@@ -75,13 +80,19 @@ public final class EnvironmentManager: Sendable {
     public init(
         registry: Registry = .gym, monitorRoot: URL, limits: ServerLimits = ServerLimits(),
         clock: @escaping @Sendable () -> UInt64 = InstanceClock.now,
-        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil
+        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServerMetrics? = nil
     ) {
         self.registry = registry
         self.monitorRoot = monitorRoot
         self.limits = limits
         self.clock = clock
-        self.onMonitorProblem = onMonitorProblem
+        self.metrics = metrics
+        let recorderHealth = RecorderHealth(clock: clock)
+        self.recorderHealth = recorderHealth
+        self.onMonitorProblem = { problem in
+            recorderHealth.add(problem)
+            onMonitorProblem?(problem)
+        }
     }
 
     // MARK: where an owner's files go
@@ -123,7 +134,13 @@ public final class EnvironmentManager: Sendable {
         }
         let space = space(for: owner)
         let now = clock()
-        return try table.withLock { table throws -> EnvironmentInstance in
+        let counters: EnvironmentMetrics?
+        switch core {
+        case .single(let environment): counters = metrics?.environment(environment.id)
+        case .vector(let vector): counters = metrics?.environment(vector.id)
+        case .taken: counters = nil
+        }
+        let instance = try table.withLock { table throws -> EnvironmentInstance in
             try checkLimits(table, owner: owner)
             var id: String
             repeat {
@@ -131,11 +148,14 @@ public final class EnvironmentManager: Sendable {
             } while table.instances[id] != nil || table.expired.contains(id)
             let instance = EnvironmentInstance(
                 id: id, core: core, directory: space.appendingPathComponent(id, isDirectory: true),
-                owner: owner, hub: frames, now: now)
+                owner: owner, hub: frames, now: now, metrics: counters)
             table.instances[id] = instance
             table.perOwner[owner?.name ?? "", default: 0] += 1
             return instance
         }
+        counters?.created.increment()
+        counters?.live.increment()
+        return instance
     }
 
     private func checkLimits(_ table: Table, owner: Owner?) throws {
@@ -198,10 +218,12 @@ public final class EnvironmentManager: Sendable {
             Self.remove(instance, from: &table)
             return instance
         }
+        removed.metrics?.closed.increment()
         try await finish(removed)
     }
 
     private static func remove(_ instance: EnvironmentInstance, from table: inout Table) {
+        instance.metrics?.live.decrement()
         table.instances[instance.id] = nil
         let key = instance.owner?.name ?? ""
         table.perOwner[key, default: 1] -= 1
@@ -245,6 +267,7 @@ public final class EnvironmentManager: Sendable {
             return idle
         }
         for instance in expired {
+            instance.metrics?.expired.increment()
             try? await finish(instance)
         }
         return expired.map(\.id)
@@ -259,6 +282,8 @@ public final class EnvironmentManager: Sendable {
             return all
         }
         for instance in all {
+            instance.metrics?.live.decrement()
+            instance.metrics?.closed.increment()
             try? await finish(instance)
         }
         await monitors.finishAll()
@@ -278,7 +303,7 @@ public final class EnvironmentManager: Sendable {
         let resolved = try await resolve(relative, for: instance.owner, create: true)
         try await instance.startMonitor(
             directory: resolved, displayDirectory: relative, force: force, resume: resume, videoSchedule: videoSchedule,
-            registry: monitors, onProblem: onMonitorProblem)
+            registry: monitors, onProblem: onMonitorProblem, frames: metrics?.videoFrames)
         return relative
     }
 

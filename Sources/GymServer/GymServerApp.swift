@@ -20,11 +20,16 @@ public struct GymServerConfiguration: Sendable {
     /// API keys (`--api-key`, `--api-keys-file`); none: every client may do everything.
     public var keyring: APIKeyring
     public var limits: ServerLimits
+    /// Whether `/metrics` is served and counted (`--no-metrics` turns it off).
+    public var metricsEnabled: Bool
+    /// A token that opens `/metrics` besides the API keys (`--metrics-token`).
+    public var metricsToken: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
         monitorRoot: URL = URL(fileURLWithPath: "monitor"), allowShutdown: Bool = false,
-        logLevel: Logger.Level = .info, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()
+        logLevel: Logger.Level = .info, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(),
+        metricsEnabled: Bool = true, metricsToken: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -34,6 +39,8 @@ public struct GymServerConfiguration: Sendable {
         self.logLevel = logLevel
         self.keyring = keyring
         self.limits = limits
+        self.metricsEnabled = metricsEnabled
+        self.metricsToken = metricsToken
     }
 
     /// Whether the server listens only on this machine.
@@ -42,18 +49,26 @@ public struct GymServerConfiguration: Sendable {
     }
 }
 
-/// What both ports share: the instances, the key ring, the zip-building limit.
+/// What both ports share: the instances, the key ring, the zip-building limit, the state of the
+/// files port (for `/healthz`) and who may read `/metrics`.
 public struct GymServerState: Sendable {
     public let manager: EnvironmentManager
     public let shutdown: ShutdownSwitch
     public let keyring: APIKeyring
     public let archives: ConcurrencyLimit
+    public let filesPort: FilesPortHealth
+    public let metricsAccess: MetricsAccess
 
-    public init(manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring()) {
+    public init(
+        manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
+        filesPort: FilesPortHealth = FilesPortHealth(enabled: false), metricsToken: String? = nil
+    ) {
         self.manager = manager
         self.shutdown = shutdown
         self.keyring = keyring
         self.archives = ConcurrencyLimit(manager.limits.maxConcurrentArchives)
+        self.filesPort = filesPort
+        self.metricsAccess = MetricsAccess(keyring: keyring, token: metricsToken)
     }
 }
 
@@ -62,18 +77,24 @@ public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Rout
     let router = Router(context: APIRequestContext.self)
     let limits = state.manager.limits
     let body = RequestJSON(limit: limits.maxBodySize)
+    // First, so that it sees every answer, errors turned into statuses included.
+    if let metrics = state.manager.metrics {
+        router.middlewares.add(RequestMetricsMiddleware<APIRequestContext>(metrics: metrics.api, bytesServed: nil))
+    }
     // The pages on the files port (another origin) may read the API.
     router.middlewares.add(
         CORSMiddleware(
             allowOrigin: .all, allowHeaders: [.accept, .contentType, .authorization, PresentedKey.headerName],
             allowMethods: [.get, .post, .head, .options]))
     router.middlewares.add(JSONErrorMiddleware(maxBodySize: limits.maxBodySize))
-    router.middlewares.add(APIKeyMiddleware(keyring: state.keyring, body: body))
+    router.middlewares.add(APIKeyMiddleware(keyring: state.keyring, body: body, metricsAccess: state.metricsAccess))
     var catalog = RouteCatalog()
     EnvironmentRoutes(manager: state.manager, shutdown: state.shutdown, filesPort: filesPort, body: body, archives: state.archives)
         .add(to: router, catalog: &catalog)
     BatchRoutes(manager: state.manager, body: body).add(to: router, catalog: &catalog)
     GymieRoutes().add(to: router, catalog: &catalog)
+    ObservabilityRoutes(state: state).add(to: router, catalog: &catalog)
+    OpenAPIRoute().add(to: router, catalog: &catalog)
     catalog.add("GET", "/v1/help", "Every route with its methods and a line of documentation.")
     let help = catalog.json
     router.get("/v1/help") { _, _ in Response.json(help) }
@@ -144,9 +165,21 @@ public func buildFilesApplication(configuration: GymServerConfiguration, state: 
             site: site, manager: state.manager, frames: state.manager.frames, keyring: state.keyring, archives: state.archives),
         configuration: .init(address: .hostname(configuration.host, port: configuration.filesPort), serverName: "gym-server"),
         onServerRunning: { channel in
+            state.filesPort.listening(port: channel.localAddress?.port ?? configuration.filesPort)
             announce("gym-server files: http://\(configuration.host):\(channel.localAddress?.port ?? configuration.filesPort)/ (monitor root \(configuration.monitorRoot.path))")
         },
         logger: logger)
+}
+
+/// The files port, telling `/healthz` when it listens (`buildFilesApplication`) and when it stops.
+struct FilesPortService<Files: Service>: Service {
+    let application: Files
+    let health: FilesPortHealth
+
+    func run() async throws {
+        defer { health.stopped() }
+        try await application.run()
+    }
 }
 
 /// Closes idle instances every few seconds (`--instance-ttl`).
@@ -190,15 +223,18 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
     let problemLogger = logger
     let manager = EnvironmentManager(
         monitorRoot: configuration.monitorRoot, limits: configuration.limits,
-        onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") })
+        onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") },
+        metrics: configuration.metricsEnabled ? ServerMetrics() : nil)
     let state = GymServerState(
-        manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring)
+        manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring,
+        filesPort: FilesPortHealth(enabled: configuration.filesPort != 0), metricsToken: configuration.metricsToken)
     let api = buildAPIApplication(
         configuration: configuration, state: state, logger: logger,
         onServerRunning: { port in announce("gym-server API: http://\(configuration.host):\(port)/v1/help") })
     var services: [any Service] = [api, InstanceExpiryService(manager: manager, logger: logger)]
     if configuration.filesPort != 0 {
-        services.append(buildFilesApplication(configuration: configuration, state: state, logger: logger))
+        services.append(
+            FilesPortService(application: buildFilesApplication(configuration: configuration, state: state, logger: logger), health: state.filesPort))
     }
     let group = ServiceGroup(
         configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -13,18 +13,33 @@ struct GymServerCommand: AsyncParsableCommand {
         discussion: """
             Serves the API on --port and the monitor directory with the web view on --files-port.
             With API keys (--api-key, --api-keys-file), every client sees only its own instances and files.
-            """)
+            `gym-server healthcheck` asks a running server whether it is healthy (exit 0 or 1).
+            """,
+        subcommands: [HealthCheckCommand.self])
 
     /// Swift's tasks run on SwiftNIO's event loops rather than on a pool of their own, so that a
     /// request does not hop from the loop that read it to another thread and back (see
     /// docs/PERFORMANCE.md). Nothing on the request path blocks a thread: blocking work runs on
     /// `BlockingWork`'s threads. `GYM_SERVER_SWIFT_EXECUTOR=1` keeps Swift's own pool.
     static func main() async {
+        checkCommandLineIsReadable()
         if ProcessInfo.processInfo.environment["GYM_SERVER_SWIFT_EXECUTOR"] == nil {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         let parseAndRun: ([String]?) async -> Void = Self.main
         await parseAndRun(nil)
+    }
+
+    /// A statically linked binary reads its arguments from /proc/self/cmdline: without /proc
+    /// (a chroot, a container run by hand) it sees none at all, not even its own name, and
+    /// every option would be silently ignored. Stop then, and say why.
+    static func checkCommandLineIsReadable() {
+        guard CommandLine.arguments.isEmpty else { return }
+        let reason =
+            FileManager.default.isReadableFile(atPath: "/proc/self/cmdline")
+            ? "its command line is empty" : "/proc/self/cmdline cannot be read (is /proc mounted?)"
+        FileHandle.standardError.write(Data("gym-server: cannot read its arguments: \(reason). Refusing to start with every option ignored.\n".utf8))
+        Foundation.exit(2)
     }
 
     @Option(help: "Address to listen on (0.0.0.0 for every interface).")
@@ -78,12 +93,15 @@ struct GymServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent-zips"), help: "Zip archives built at once, downloads and uploads together (429 beyond).")
     var maxConcurrentZips = ServerLimits().maxConcurrentArchives
 
+    @Flag(name: .customLong("no-metrics"), help: "Count nothing and answer /metrics with 404 (the step path then does no metrics work at all).")
+    var noMetrics = false
+
+    @Option(
+        name: .customLong("metrics-token"),
+        help: "A token that opens GET /metrics besides the API keys ('Authorization: Bearer <token>' or 'X-Metrics-Token'); without keys it alone protects /metrics.")
+    var metricsToken: String?
+
     func validate() throws {
-        // A statically linked binary reads its arguments from /proc/self/cmdline: without /proc
-        // every option would be silently ignored.
-        guard !CommandLine.arguments.isEmpty else {
-            throw ValidationError("gym-server could not read its command line (is /proc mounted?)")
-        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("Unknown log level '\(logLevel)': use trace, debug, info, notice, warning, error or critical.")
         }
@@ -103,6 +121,12 @@ struct GymServerCommand: AsyncParsableCommand {
         }
         guard instanceTTL <= 10 * 365 * 86400 else {
             throw ValidationError("--instance-ttl must be at most ten years (0 turns expiry off)")
+        }
+        if let metricsToken {
+            guard APIKeyring.isValidKey(metricsToken) else {
+                throw ValidationError("--metrics-token must be 1 to \(APIKeyring.maximumKeyLength) printable ASCII characters without spaces")
+            }
+            guard !noMetrics else { throw ValidationError("--metrics-token has nothing to open with --no-metrics") }
         }
     }
 
@@ -127,7 +151,7 @@ struct GymServerCommand: AsyncParsableCommand {
             host: host, port: port, filesPort: filesPort,
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
             allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
-            keyring: keyring, limits: limits)
+            keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken)
         try await runGymServer(configuration: configuration)
     }
 }

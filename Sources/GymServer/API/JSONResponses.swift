@@ -261,7 +261,7 @@ struct RequestJSON: Sendable {
 
 extension JSONWriter {
     /// The JSON text of a client's value for an error message, cut to a readable length.
-    static func shortString(_ value: JSON, limit: Int = 200) -> String {
+    public static func shortString(_ value: JSON, limit: Int = 200) -> String {
         let text = string(value)
         guard text.count > limit else { return text }
         return String(text.prefix(limit)) + "..."

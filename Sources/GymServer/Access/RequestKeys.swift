@@ -67,14 +67,22 @@ public struct APIRequestContext: RequestContext {
 
 /// With API keys on, every route of port 5000 but the open ones (`GET /v1/help`, health, the
 /// OpenAPI document, CORS preflights) needs a valid key: 401 otherwise, with a message that says
-/// how to send one. The key's owner goes into the context.
+/// how to send one. The key's owner goes into the context. `/metrics` also opens to the metrics
+/// token, and needs it when a token is set without keys (`MetricsAccess`).
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let keyring: APIKeyring
     let body: RequestJSON
+    var metricsAccess: MetricsAccess? = nil
     static let openPaths: Set<String> = ["/v1/help", "/healthz", "/openapi.json"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let metricsAccess, metricsAccess.isProtected, request.method != .options,
+            Self.normalized(request.uri.path) == MetricsAccess.path
+        {
+            if metricsAccess.presentsToken(request.headers) { return try await next(request, context) }
+            if !keyring.isEnabled { throw PresentedKey.unauthorized(MetricsAccess.howToSend) }
+        }
         guard keyring.isEnabled, request.method != .options, !Self.openPaths.contains(Self.normalized(request.uri.path)) else {
             return try await next(request, context)
         }

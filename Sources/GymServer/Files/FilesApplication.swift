@@ -58,6 +58,11 @@ public func buildFilesRouter(
     archives: ConcurrencyLimit? = nil
 ) -> Router<FilesRequestContext> {
     let router = Router(context: FilesRequestContext.self)
+    // First, so that it sees every answer and counts every byte written.
+    if let metrics = manager.metrics {
+        router.middlewares.add(
+            RequestMetricsMiddleware<FilesRequestContext>(metrics: metrics.files, bytesServed: metrics.filesBytesServed))
+    }
     router.middlewares.add(FilesAccessMiddleware(keyring: keyring))
     let files = MonitorFiles(manager: manager, archives: archives ?? ConcurrencyLimit(manager.limits.maxConcurrentArchives))
     router.middlewares.add(files)

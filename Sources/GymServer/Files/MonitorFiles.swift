@@ -15,6 +15,8 @@ import NIOPosix
 /// streams the bytes.
 struct MonitorFiles: RouterMiddleware {
     typealias Context = FilesRequestContext
+    /// The route the metrics name a path of the monitor root by (no route template matched it).
+    static let route = "/{monitor path}"
     let manager: EnvironmentManager
     let fileIO = FileIO(threadPool: BlockingWork.pool)
     /// Zip archives being built (downloads here, uploads on port 5000).
@@ -34,6 +36,7 @@ struct MonitorFiles: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPResponseError where error.status == .notFound {
+            context.coreContext.endpointPath.value = Self.route
             guard request.method == .get || request.method == .head else {
                 return Self.plain(.methodNotAllowed, "Only GET and HEAD are served here.\n", headers: [.allow: "GET, HEAD"])
             }

@@ -78,6 +78,11 @@ public final class FrameHub: Sendable {
         state.withLock { $0.watchers[instanceID] != nil }
     }
 
+    /// Live streams open now, all instances together.
+    public var viewerTotal: Int {
+        state.withLock { $0.viewers.count }
+    }
+
     /// Number of viewers of `instanceID`.
     public func viewerCount(_ instanceID: String) -> Int {
         state.withLock { $0.watchers[instanceID]?.count ?? 0 }
