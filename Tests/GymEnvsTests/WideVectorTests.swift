@@ -2,9 +2,10 @@ import GymCore
 import GymEnvs
 import Testing
 
-/// A vector of at least `VectorEnvironment.parallelWidth` sub-environments steps them on all cores;
-/// its answers must be those of the same vector stepped one sub-environment after the other (the
-/// path the SyncVectorEnv fixtures pin), infos batched in index order.
+/// A vector of at least `VectorEnvironment.parallelWidth` sub-environments may step them on all
+/// cores; its answers must be those of the same vector stepped one sub-environment after the other
+/// (the path the SyncVectorEnv fixtures pin), infos batched in index order. `.always` forces the
+/// parallel path, which `.automatic` takes only for costly sub-environments.
 @Suite("Wide vectors: stepped on all cores, the same answers as one by one")
 struct WideVectorTests {
     @Test("every autoreset mode: observations, rewards, flags, infos, final_obs and finished episodes", arguments: [
@@ -16,8 +17,9 @@ struct WideVectorTests {
         for mode in AutoresetMode.allCases {
             let envs = try (0..<n).map { _ in try Registry.gym.make(envID, kwargs: kwargs) }
             var parallel = VectorEnvironment(envs: envs, mode: mode)
+            parallel.parallelism = .always
             var sequential = VectorEnvironment(envs: envs, mode: mode)
-            sequential.stepsInParallel = false
+            sequential.parallelism = .never
             let resets = [try parallel.reset(seeds: .base(100), options: nil), try sequential.reset(seeds: .base(100), options: nil)]
             #expect(resets[0].observations == resets[1].observations)
             var generator = RandomGenerator(seed: 7)

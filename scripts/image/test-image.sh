@@ -575,7 +575,7 @@ check_video() {
 }
 
 iid="$(api POST /v1/envs/ '{"env_id": "CartPole-v1", "seed": 42}' | jq -r .instance_id)" || server_failed "cannot create CartPole-v1"
-api POST "/v1/envs/$iid/monitor/start/" '{"force": true}' >/dev/null || server_failed "monitor/start failed"
+api POST "/v1/envs/$iid/monitor/start/" '{}' >/dev/null || server_failed "monitor/start failed"
 lengths=()
 for _ in $(seq $EPISODES); do
     n="$(run_episode "$iid")" || server_failed "an episode failed"

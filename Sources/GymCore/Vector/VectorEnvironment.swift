@@ -70,8 +70,8 @@ public struct VectorEnvironment: Sendable {
     private var returns: [Double]
     private var lengths: [Int]
     private var previouslyDone: [Bool]
-    /// Whether a wide vector (`parallelWidth` sub-environments or more) steps on all cores.
-    public var stepsInParallel = true
+    /// Whether a wide vector steps its sub-environments on all cores (see `Parallelism`).
+    public var parallelism = Parallelism.automatic
     /// Resets of the whole vector (episodes of sub-environment 0 for the live view come from its own counter).
     public private(set) var resets = 0
 
@@ -185,8 +185,8 @@ public struct VectorEnvironment: Sendable {
     /// Steps every sub-environment with its action. Everything is checked before anything moves:
     /// the vector was reset, each sub-environment that steps has an action in its space, and (in
     /// DISABLED mode) none is stepped after its episode ended. `observe` is told of sub-environment
-    /// 0's step and autoreset as they happen (the monitor films it). From `parallelWidth`
-    /// sub-environments on, the others step on all cores at once; the answer is the same.
+    /// 0's step and autoreset as they happen (the monitor films it). A wide vector steps the others
+    /// on all cores at once when that pays (`parallelism`); the answer is the same.
     public mutating func step(
         _ actions: [SpaceValue], observe: ((SubEnvironmentEvent) -> Void)? = nil
     ) throws(GymError) -> VectorStepResult {
@@ -205,35 +205,60 @@ public struct VectorEnvironment: Sendable {
         }
         let resetting = (0..<n).map(resetsOnNextStep)
         let mode = self.mode
-        var outcomes = [SubOutcome](repeating: SubOutcome(), count: n)
-        outcomes[0] = Self.advance(&envs[0], action: actions[0], resetting: resetting[0], mode: mode, observe: observe)
-        let slices = stepsInParallel && n >= Self.parallelWidth ? min(ProcessInfo.processInfo.activeProcessorCount, n - 1) : 1
+        // Each sub-environment's outcome is made in place and moved out once: no copies of them.
+        let outcomes = UnsafeMutableBufferPointer<SubOutcome>.allocate(capacity: n)
+        defer { outcomes.deallocate() }
+        (outcomes.baseAddress! + 0).initialize(
+            to: Self.advance(&envs[0], action: actions[0], resetting: resetting[0], mode: mode, observe: observe))
+        // Sub-environments 1 to `sampled` first, timed: what the others would cost one after the other.
+        var first = 1
+        var slices = 1
+        if n >= Self.parallelWidth && parallelism != .never {
+            let sampled = Self.timedSample
+            let start = DispatchTime.now().uptimeNanoseconds
+            for i in 1...sampled {
+                (outcomes.baseAddress! + i).initialize(
+                    to: Self.advance(&envs[i], action: actions[i], resetting: resetting[i], mode: mode, observe: nil))
+            }
+            let elapsed = DispatchTime.now().uptimeNanoseconds &- start
+            first = sampled + 1
+            if parallelism == .always || UInt64(n - first) &* elapsed / UInt64(sampled) >= Self.parallelWorthNanoseconds {
+                slices = min(ProcessInfo.processInfo.activeProcessorCount, n - first)
+            }
+        }
+        let rest = n - first
+        let from = first
         envs.withUnsafeMutableBufferPointer { envs in
-            outcomes.withUnsafeMutableBufferPointer { outcomes in
-                // Each slice touches only its own sub-environments and outcomes.
-                nonisolated(unsafe) let envs = envs
-                nonisolated(unsafe) let outcomes = outcomes
-                let size = (n - 1 + slices - 1) / slices
-                let work: @Sendable (Int) -> Void = { slice in
-                    for i in (1 + slice * size)..<min(n, 1 + (slice + 1) * size) {
-                        outcomes[i] = Self.advance(&envs[i], action: actions[i], resetting: resetting[i], mode: mode, observe: nil)
-                    }
+            // Each slice touches only its own sub-environments and outcomes.
+            nonisolated(unsafe) let envs = envs
+            nonisolated(unsafe) let outcomes = outcomes
+            let size = (rest + slices - 1) / max(slices, 1)
+            let work: @Sendable (Int) -> Void = { slice in
+                for i in (from + slice * size)..<min(n, from + (slice + 1) * size) {
+                    (outcomes.baseAddress! + i).initialize(
+                        to: Self.advance(&envs[i], action: actions[i], resetting: resetting[i], mode: mode, observe: nil))
                 }
-                if slices > 1 {
-                    DispatchQueue.concurrentPerform(iterations: slices, execute: work)
-                } else {
-                    work(0)
-                }
+            }
+            if slices > 1 {
+                DispatchQueue.concurrentPerform(iterations: slices, execute: work)
+            } else {
+                work(0)
             }
         }
         var result = VectorStepResult(
             observations: [], rewards: Array(repeating: 0, count: n), terminated: Array(repeating: false, count: n),
             truncated: Array(repeating: false, count: n), info: VectorInfo(count: n), finished: [])
         result.observations.reserveCapacity(n)
-        // The infos are batched in index order, as SyncVectorEnv adds them.
+        var failure: GymError?
+        // The infos are batched in index order, as SyncVectorEnv adds them. Every outcome is moved
+        // out, even after an error, so that none is leaked.
         for i in 0..<n {
-            let outcome = outcomes[i]
-            if let error = outcome.error { throw error }
+            let outcome = (outcomes.baseAddress! + i).move()
+            if failure != nil { continue }
+            if let error = outcome.error {
+                failure = error
+                continue
+            }
             if let step = outcome.step {
                 result.rewards[i] = step.reward
                 result.terminated[i] = step.terminated
@@ -250,6 +275,7 @@ public struct VectorEnvironment: Sendable {
             observations[i] = outcome.observation
             result.observations.append(outcome.observation)
         }
+        if let failure { throw failure }
         for i in 0..<n {
             ended[i] = result.terminated[i] || result.truncated[i]
             // RecordEpisodeStatistics: the autoreset step of NEXT_STEP and DISABLED is not counted.
@@ -272,8 +298,25 @@ public struct VectorEnvironment: Sendable {
         return result
     }
 
-    /// From this many sub-environments on, a step runs on all cores.
+    /// When a vector's sub-environments step on all cores.
+    public enum Parallelism: Sendable {
+        /// From `parallelWidth` sub-environments on, when stepping them one after the other
+        /// would take `parallelWorthNanoseconds` or more (timed on the first `timedSample` each step):
+        /// waking the other cores and the contention of their allocations cost more than 1,000
+        /// CartPoles take (measured: 1,000 CartPoles in parallel were 2x slower on two cores).
+        case automatic
+        /// From `parallelWidth` sub-environments on, whatever they cost (for tests).
+        case always
+        /// One after the other.
+        case never
+    }
+
+    /// Below this many sub-environments, a step never runs on more than one core.
     public static let parallelWidth = 128
+    /// Sub-environments stepped and timed first, one after the other, to estimate the rest's cost.
+    static let timedSample = 16
+    /// The sequential cost from which `automatic` parallelism steps on all cores.
+    public static let parallelWorthNanoseconds: UInt64 = 1_000_000
 
     /// What one sub-environment did in a step.
     struct SubOutcome {
