@@ -22,7 +22,7 @@ RUN swift package resolve
 COPY Sources Sources
 COPY Tests Tests
 # As `make release` builds it, with the Swift runtime linked in; stripped (`install -s`), since
-# its symbols are most of its size (about 120 MB of symbols, against a 14 MB program).
+# its symbols are most of its size (121 MB unstripped, 71 MB stripped).
 RUN swift build -c release --product gym-server --static-swift-stdlib \
  && install -D -s "$(swift build -c release --show-bin-path)/gym-server" /out/gym-server
 
