@@ -21,8 +21,8 @@ COPY Package.swift Package.resolve[d] ./
 RUN swift package resolve
 COPY Sources Sources
 COPY Tests Tests
-# As `make release` builds it, with the Swift runtime linked in; stripped (`install -s`), since
-# its symbols are most of its size (121 MB unstripped, 71 MB stripped).
+# As `make release` builds it, with the Swift runtime linked in; stripped (`install -s`: 71 MB
+# instead of 121 MB).
 RUN swift build -c release --product gym-server --static-swift-stdlib \
  && install -D -s "$(swift build -c release --show-bin-path)/gym-server" /out/gym-server
 
