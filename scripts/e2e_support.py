@@ -37,6 +37,15 @@ def summary():
     return 1 if RESULTS["failed"] else 0
 
 
+def assert_serves_document(url, path):
+    """`url` answers 200 with `path`'s bytes as application/json (an OpenAPI document built in)."""
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, response.status_code
+    assert response.headers["Content-Type"] == "application/json", response.headers
+    with open(path, "rb") as f:
+        assert response.content == f.read(), "the built-in document differs: run scripts/embed_web.py and rebuild"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A property-based fuzz of a live gym-server with schemathesis, against the OpenAPI document the
-server serves at /openapi.json (docs/openapi.json, built into the binary).
+"""A property-based fuzz of a live gym-server with schemathesis, against the OpenAPI documents the
+server serves: the API port's at /openapi.json (docs/openapi.json) and the files port's at
+/_openapi.json (docs/openapi-files.json), both built into the binary.
 
   * The served document equals docs/openapi.json.
   * schemathesis runs every operation of the document: its examples, the coverage phase's
@@ -11,13 +12,15 @@ server serves at /openapi.json (docs/openapi.json, built into the binary).
     "unknown instance", the run uses the served document with one change: an instance id is one
     of a few dozen instances made beforehand (every environment, vector instances, reset or not,
     one with a monitor) -- or, in the invalid data, anything else.
+  * Then the files port the same way, on real files made beforehand (see scripts/fuzz_files.py):
+    no 5xx, documented statuses and content types, JSON matching its schema.
   * The server is still running afterwards and logged no unexpected error.
 
     python scripts/fuzz_api.py --server .build/release/gym-server [--max-examples 25] [--seed 1]
 
 Run with .venv/schemathesis/bin/python (scripts/make-venv.sh installs schemathesis there). The
-seed is fixed by default so that a run is repeatable; `--seed random` explores. A run takes one
-to three minutes on two cores; `--max-examples` scales it.
+seed is fixed by default so that a run is repeatable; `--seed random` explores. A run takes about
+two minutes on two cores; `--max-examples` and `--files-max-examples` scale it.
 """
 
 import argparse
@@ -34,7 +37,8 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_support import Server, check, summary  # noqa: E402
+import fuzz_files  # noqa: E402
+from e2e_support import Server, assert_serves_document, check, summary  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCUMENT = os.path.join(ROOT, "docs", "openapi.json")
@@ -46,7 +50,8 @@ def main():
     parser.add_argument("--server", required=True, help="the gym-server binary")
     parser.add_argument("--max-examples", type=int, default=25, help="test cases per operation and phase")
     parser.add_argument("--seed", default="1", help="schemathesis' random seed, or 'random'")
-    parser.add_argument("--max-time", type=int, default=240, help="the whole run's budget in seconds")
+    parser.add_argument("--files-max-examples", type=int, default=20, help="the same for the files port")
+    parser.add_argument("--max-time", type=int, default=240, help="each schemathesis run's budget in seconds")
     args = parser.parse_args()
     seed = random.randrange(2**32) if args.seed == "random" else int(args.seed)
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
@@ -55,15 +60,27 @@ def main():
 
     monitor = tempfile.mkdtemp(prefix="gym-fuzz-")
     reports = tempfile.mkdtemp(prefix="gym-fuzz-report-")
-    server = Server(args.server, monitor)
+    server = Server(args.server, monitor, *fuzz_files.SERVER_OPTIONS)
+    stream = None
     try:
         served_document(server)
         document = os.path.join(reports, "openapi-live-ids.json")
         with open(document, "w") as f:
             json.dump(with_live_instances(server), f)
         fuzz(server, schemathesis, document, args, seed, reports)
+
+        fuzz_files.served_document(server)
+        rendered = fuzz_files.make_files(server)
+        stream = fuzz_files.HeldStream(server, rendered)
+        files_document = os.path.join(reports, "openapi-files-live.json")
+        with open(files_document, "w") as f:
+            json.dump(fuzz_files.live_document(server, rendered), f)
+        fuzz_files_port(server, schemathesis, files_document, args, seed, reports)
+        fuzz_files.stream_conforms(stream, requests.get(server.files + "/_openapi.json", timeout=10).json())
         still_running(server)
     finally:
+        if stream:
+            stream.close()
         server.stop()
         shutil.rmtree(monitor, ignore_errors=True)
         shutil.rmtree(reports, ignore_errors=True)
@@ -72,11 +89,7 @@ def main():
 
 @check("GET /openapi.json serves docs/openapi.json")
 def served_document(server):
-    response = requests.get(server.base + "/openapi.json", timeout=10)
-    assert response.status_code == 200, response.status_code
-    assert response.headers["Content-Type"] == "application/json", response.headers
-    with open(DOCUMENT, "rb") as f:
-        assert response.content == f.read(), "the built-in document differs: run scripts/embed_web.py and rebuild"
+    assert_serves_document(server.base + "/openapi.json", DOCUMENT)
 
 
 def with_live_instances(server):
@@ -111,13 +124,25 @@ def with_live_instances(server):
     return live
 
 
-@check("schemathesis: no 5xx, every status documented, every answer matching its schema")
+@check("schemathesis on the API port: no 5xx, every status documented, every answer matching its schema")
 def fuzz(server, schemathesis, document, args, seed, reports):
+    run_schemathesis(schemathesis, document, server.base, "examples,coverage,fuzzing,stateful", args.max_examples,
+                     seed, args.max_time, reports)
+
+
+@check("schemathesis on the files port: no 5xx, every status documented, every answer matching its schema")
+def fuzz_files_port(server, schemathesis, document, args, seed, reports):
+    # The document has no links: nothing for the stateful phase.
+    run_schemathesis(schemathesis, document, server.files, "examples,coverage,fuzzing", args.files_max_examples,
+                     seed, args.max_time, reports)
+
+
+def run_schemathesis(schemathesis, document, url, phases, max_examples, seed, budget, reports):
     command = [
-        schemathesis, "run", document, "--url", server.base,
+        schemathesis, "run", document, "--url", url,
         "--checks", CHECKS,
-        "--phases", "examples,coverage,fuzzing,stateful",
-        "--max-examples", str(args.max_examples),
+        "--phases", phases,
+        "--max-examples", str(max_examples),
         "--seed", str(seed),
         # One worker: Hypothesis' lambda descriptions break under threads on Python 3.11
         # (SystemError: AST constructor recursion depth mismatch).
@@ -128,12 +153,12 @@ def fuzz(server, schemathesis, document, args, seed, reports):
         "--report", "junit", "--report-dir", reports,
         "--no-color",
     ]
-    print(f"$ schemathesis run ... --max-examples {args.max_examples} --seed {seed}", flush=True)
+    print(f"$ schemathesis run {os.path.basename(document)} --url {url} ... --max-examples {max_examples} --seed {seed}", flush=True)
     started = time.time()
     try:
-        result = subprocess.run(command, timeout=args.max_time, cwd=reports)
+        result = subprocess.run(command, timeout=budget, cwd=reports)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"schemathesis ran over its budget of {args.max_time} s")
+        raise AssertionError(f"schemathesis ran over its budget of {budget} s")
     print(f"schemathesis took {time.time() - started:.0f} s (seed {seed})", flush=True)
     assert result.returncode == 0, f"schemathesis found failures (exit {result.returncode}); rerun with --seed {seed}"
 

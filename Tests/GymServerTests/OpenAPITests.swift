@@ -9,11 +9,12 @@ import Testing
 /// docs/openapi.json against the router: every route of `GET /v1/help` is documented and every
 /// documented operation is a route; `GET /openapi.json` serves the file; the document's references
 /// resolve, its examples match their schemas, and real answers match the schemas of their status.
+/// (The files port's document, docs/openapi-files.json, has the same checks in `FilesOpenAPITests`.)
 @Suite("The OpenAPI document")
 struct OpenAPITests {
     @Test("the routes of /v1/help are the operations of docs/openapi.json, method for method")
     func routesMatchDocument() async throws {
-        let document = try OpenAPIDocumentOnDisk.load()
+        let document = try OpenAPIDocumentOnDisk.api.load()
         let documented = OpenAPIDocumentOnDisk.operations(document)
         let harness = APIHarness()
         defer { try? FileManager.default.removeItem(at: harness.monitorRoot) }
@@ -36,7 +37,7 @@ struct OpenAPITests {
 
     @Test("GET /openapi.json serves docs/openapi.json byte for byte, without a key (run scripts/embed_web.py after editing it)")
     func servesTheFile() async throws {
-        let onDisk = try [UInt8](Data(contentsOf: OpenAPIDocumentOnDisk.url))
+        let onDisk = try [UInt8](Data(contentsOf: OpenAPIDocumentOnDisk.api.url))
         var keyring = APIKeyring()
         try keyring.add(name: "alice", key: "alice-key")
         let harness = APIHarness(keyring: keyring)
@@ -51,9 +52,10 @@ struct OpenAPITests {
         }
     }
 
-    @Test("the document parses, every $ref resolves, operation ids are unique and links name them")
-    func documentIsWellFormed() throws {
-        let document = try OpenAPIDocumentOnDisk.load()
+    @Test("the document parses, every $ref resolves, operation ids are unique and links name them",
+          arguments: [OpenAPIDocumentOnDisk.api, .files])
+    func documentIsWellFormed(_ file: OpenAPIDocumentOnDisk) throws {
+        let document = try file.load()
         #expect(document["openapi"]?.stringValue?.hasPrefix("3.1.") == true)
         var unresolved: [String] = []
         var operationIDs: [String] = []
@@ -76,13 +78,13 @@ struct OpenAPITests {
         walk(document, "#")
         #expect(unresolved == [])
         #expect(Set(operationIDs).count == operationIDs.count, "duplicate operationId in \(operationIDs.sorted())")
-        #expect(!linkedIDs.isEmpty)
+        #expect(!linkedIDs.isEmpty || !file.hasLinks)
         #expect(Set(linkedIDs).subtracting(operationIDs).sorted() == [], "links to operations that do not exist")
     }
 
-    @Test("every example in the document matches its schema")
-    func examplesMatchSchemas() throws {
-        let document = try OpenAPIDocumentOnDisk.load()
+    @Test("every example in the document matches its schema", arguments: [OpenAPIDocumentOnDisk.api, .files])
+    func examplesMatchSchemas(_ file: OpenAPIDocumentOnDisk) throws {
+        let document = try file.load()
         let validator = SchemaValidator(document: document)
         var checked = 0
         var failures: [String] = []
@@ -111,13 +113,13 @@ struct OpenAPITests {
             }
         }
         walk(document, "#")
-        #expect(checked > 30, "only \(checked) examples found")
+        #expect(checked >= file.minimumExamples, "only \(checked) examples found")
         #expect(failures == [])
     }
 
     @Test("the schema check itself refuses what does not match")
     func validatorRefuses() throws {
-        let validator = SchemaValidator(document: try OpenAPIDocumentOnDisk.load())
+        let validator = SchemaValidator(document: try OpenAPIDocumentOnDisk.api.load())
         let created: JSON = ["$ref": "#/components/schemas/InstanceCreated"]
         #expect(validator.errors(["instance_id": "3c657dbc"], created).isEmpty)
         #expect(!validator.errors(["instance_id": 5], created).isEmpty)
@@ -134,30 +136,17 @@ struct OpenAPITests {
 
     @Test("answers of every operation have a documented status and match its schema")
     func answersMatchSchemas() async throws {
-        let document = try OpenAPIDocumentOnDisk.load()
-        let validator = SchemaValidator(document: document)
+        let document = try OpenAPIDocumentOnDisk.api.load()
+        let check = AnswerCheck(document: document)
         let harness = APIHarness()
         defer { try? FileManager.default.removeItem(at: harness.monitorRoot) }
         try await harness.run { api in
             var covered: Set<String> = []
             func conforms(_ answer: APIAnswer, _ method: String, _ template: String, sourceLocation: SourceLocation = #_sourceLocation) {
                 covered.insert("\(method) \(template)")
-                let status = String(answer.status.code)
-                guard let response = OpenAPIDocumentOnDisk.response(document, method, template, status: status) else {
-                    Issue.record("\(method) \(template) answered \(status), which the document does not list: \(answer.json)", sourceLocation: sourceLocation)
-                    return
-                }
-                let type = (answer.headers[.contentType] ?? "").split(separator: ";").first.map { String($0) } ?? ""
-                guard type.hasPrefix("application/json") else {
-                    #expect(response["content"]?[type] != nil, "\(method) \(template) \(status): content type \(type) not documented", sourceLocation: sourceLocation)
-                    return
-                }
-                guard let schema = response["content"]?["application/json"]?["schema"] else {
-                    Issue.record("\(method) \(template) \(status): no JSON schema", sourceLocation: sourceLocation)
-                    return
-                }
-                let errors = validator.errors(answer.json, schema, at: "\(method) \(template) \(status)")
-                #expect(errors == [], sourceLocation: sourceLocation)
+                let problems = check.problems(
+                    method, template, status: Int(answer.status.code), contentType: answer.headers[.contentType], body: answer.bytes)
+                #expect(problems == [], sourceLocation: sourceLocation)
             }
             let envs = "/v1/envs/{instance_id}"
             let created = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "seed": 1])
@@ -207,13 +196,28 @@ struct OpenAPITests {
     }
 }
 
-/// docs/openapi.json as the repository holds it.
-enum OpenAPIDocumentOnDisk {
-    static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("docs/openapi.json")
+/// An OpenAPI document of the repository's docs/: the API port's or the files port's.
+struct OpenAPIDocumentOnDisk: Sendable, CustomTestStringConvertible {
+    /// The file's name in docs/.
+    let name: String
+    /// Whether the document has links between operations (the files port's has none).
+    let hasLinks: Bool
+    /// How many examples the document has at least (so that their check cannot pass by finding none).
+    let minimumExamples: Int
+
+    static let api = OpenAPIDocumentOnDisk(name: "openapi.json", hasLinks: true, minimumExamples: 31)
+    static let files = OpenAPIDocumentOnDisk(name: "openapi-files.json", hasLinks: false, minimumExamples: 15)
+
+    var testDescription: String { "docs/\(name)" }
+
+    var url: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs").appendingPathComponent(name)
+    }
+
     static let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
 
-    static func load() throws -> JSON {
+    func load() throws -> JSON {
         try JSONParser.parse(String(decoding: Data(contentsOf: url), as: UTF8.self))
     }
 
@@ -236,12 +240,53 @@ enum OpenAPIDocumentOnDisk {
     }
 }
 
-/// The part of JSON Schema 2020-12 that docs/openapi.json uses. A keyword it does not know is an
+/// A real answer against a document: its status is one the operation lists, its content type one
+/// that status lists (when it lists any), and a JSON body matches that content's schema. A HEAD
+/// answer's empty body is not checked.
+struct AnswerCheck {
+    let document: JSON
+    let validator: SchemaValidator
+
+    init(document: JSON) {
+        self.document = document
+        validator = SchemaValidator(document: document)
+    }
+
+    /// What is wrong with the answer; empty when it conforms.
+    func problems(_ method: String, _ template: String, status: Int, contentType: String?, body: [UInt8]) -> [String] {
+        let label = "\(method) \(template) \(status)"
+        guard let response = OpenAPIDocumentOnDisk.response(document, method, template, status: String(status)) else {
+            return ["\(method) \(template) answered \(status), which the document does not list: \(String(decoding: body.prefix(300), as: UTF8.self))"]
+        }
+        let content = response["content"]?.objectValue ?? [:]
+        if content.isEmpty { return body.isEmpty ? [] : ["\(label): a body, where the document lists no content"] }
+        guard let contentType else { return ["\(label): no Content-Type, where the document lists \(content.keys.sorted())"] }
+        let type = Self.mediaType(contentType)
+        guard let media = content.first(where: { Self.mediaType($0.key) == type })?.value else {
+            return ["\(label): content type \(contentType) not documented (\(content.keys.sorted()))"]
+        }
+        guard type == "application/json", !(method == "HEAD" && body.isEmpty) else { return [] }
+        guard let schema = media["schema"] else { return ["\(label): no JSON schema"] }
+        guard let json = try? JSONParser.parse(String(decoding: body, as: UTF8.self)) else {
+            return ["\(label): the body is not JSON: \(String(decoding: body.prefix(300), as: UTF8.self))"]
+        }
+        return validator.errors(json, schema, at: label)
+    }
+
+    /// `text/html` of `text/html; charset=utf-8`.
+    static func mediaType(_ contentType: String) -> String {
+        (contentType.split(separator: ";").first.map(String.init) ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+    }
+}
+
+/// The part of JSON Schema 2020-12 that docs/openapi*.json use. A keyword it does not know is an
 /// error, so that no part of a schema passes by being ignored.
 struct SchemaValidator {
     let document: JSON
 
-    static let annotations: Set<String> = ["description", "title", "examples", "example", "contentMediaType", "default", "deprecated"]
+    static let annotations: Set<String> = [
+        "description", "title", "examples", "example", "contentMediaType", "contentEncoding", "default", "deprecated",
+    ]
 
     /// The value a local reference (`#/components/schemas/Seed`) names.
     static func resolve(_ ref: String, in document: JSON) -> JSON? {
@@ -315,6 +360,10 @@ struct SchemaValidator {
                 if let x = value.doubleValue, let bound = argument.doubleValue, x < bound { errors.append("\(path): \(x) < \(bound)") }
             case "maximum":
                 if let x = value.doubleValue, let bound = argument.doubleValue, x > bound { errors.append("\(path): \(x) > \(bound)") }
+            case "minItems":
+                if let elements = value.arrayValue, let minimum = argument.intValue, elements.count < minimum {
+                    errors.append("\(path): fewer than \(minimum) items")
+                }
             case "minLength":
                 if let s = value.stringValue, let minimum = argument.intValue, s.count < minimum {
                     errors.append("\(path): shorter than \(minimum)")

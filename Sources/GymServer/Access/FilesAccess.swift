@@ -14,8 +14,8 @@ struct FilesAccessMiddleware: RouterMiddleware {
     let keyring: APIKeyring
 
     static let cookieName = "gym_server_key"
-    /// Paths anyone may fetch: pages and their assets, which hold no data.
-    static let openPaths: Set<String> = ["/", "/index.html", "/render.html", "/config.json", "/favicon.ico"]
+    /// Paths anyone may fetch: pages and their assets, and the port's OpenAPI document, which hold no data.
+    static let openPaths: Set<String> = ["/", "/index.html", "/render.html", "/config.json", "/favicon.ico", WebRoutes.openAPIPath]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard keyring.isEnabled else { return try await next(request, context) }

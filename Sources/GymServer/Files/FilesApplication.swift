@@ -29,6 +29,14 @@ public struct FilesSite: Sendable {
     /// working on them without rebuilding); `GYM_SERVER_WEB_DIR` sets it too.
     public var webDirectory: URL?
 
+    /// The operations (`GET /{path}`) that no route stands for: `MonitorFiles` answers GET and HEAD
+    /// of every path no route claims, which docs/openapi-files.json writes as `/{path}` (a file, a
+    /// directory's address, `<dir>.zip`) and `/{path}/` (a listing). With the router's `routes`,
+    /// these are the port's operations; a test holds the document to them.
+    public static let monitorRootOperations: [String] = ["GET", "HEAD"].flatMap { method in
+        ["/{path}", "/{path}/"].map { "\(method) \($0)" }
+    }
+
     public init(monitorRoot: URL, apiPort: Int = 5000, apiHost: String = "127.0.0.1", webDirectory: URL? = nil) {
         self.monitorRoot = monitorRoot
         self.apiPort = apiPort
@@ -45,6 +53,7 @@ public struct FilesSite: Sendable {
 /// | `/render.html?instance_id=<id>` | one instance's frames, live |
 /// | `/_static/<file>` | the pages' scripts and styles (built into the binary) |
 /// | `/config.json` | where the API is, for the pages |
+/// | `/_openapi.json` | the OpenAPI description of this port (docs/openapi-files.json) |
 /// | `/_live/events?instance_id=<id>` | Server-Sent Events: frames and status (see `LiveRoutes`) |
 /// | `/_live/<id>/frame.png` | an instance's newest frame |
 /// | `/_files/` | the listing of the monitor root (`/` being the dashboard) |

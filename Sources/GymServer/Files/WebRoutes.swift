@@ -5,8 +5,9 @@ import Hummingbird
 import NIOCore
 
 /// The pages of port 8000 (`web/`, built into the binary as `WebAssets`): the dashboard at `/`,
-/// the live view at `/render.html`, their scripts and styles under `/_static/`, and
-/// `/config.json`, which tells them where the API listens.
+/// the live view at `/render.html`, their scripts and styles under `/_static/`,
+/// `/config.json`, which tells them where the API listens, and `/_openapi.json`, the OpenAPI
+/// description of this port (docs/openapi-files.json, built in as `FilesOpenAPIDocument`).
 struct WebRoutes: Sendable {
     let site: FilesSite
     let webDirectory: URL?
@@ -36,6 +37,7 @@ struct WebRoutes: Sendable {
                 try routes.page(context.parameters.require("name"), request)
             }
             router.on("/config.json", method: method) { request, _ in routes.config(request) }
+            router.on(RouterPath(Self.openAPIPath), method: method) { request, _ in routes.send(Self.openAPIDocument, request) }
             // Hummingbird matches `/_files` and `/_files/` alike.
             router.on("/_files/", method: method) { request, context in await routes.rootListing(request, context: context) }
         }
@@ -78,6 +80,10 @@ struct WebRoutes: Sendable {
     /// The asset `name`, with an entity tag of its content and 304s for a browser that has it.
     func page(_ name: String, _ request: Request) throws -> Response {
         guard let page = lookup(name) else { throw HTTPError(.notFound) }
+        return send(page, request)
+    }
+
+    func send(_ page: Page, _ request: Request) -> Response {
         var headers: HTTPFields = [
             .contentType: page.contentType,
             .eTag: page.eTag,
@@ -113,6 +119,12 @@ struct WebRoutes: Sendable {
         }
         return Self.builtIn[name]
     }
+
+    static let openAPIPath = "/_openapi.json"
+    /// docs/openapi-files.json as built into the binary. Open with API keys on (see
+    /// `FilesAccessMiddleware`): it is documentation, and holds nothing of anyone's.
+    static let openAPIDocument = Page(
+        contentType: "application/json", eTag: "\"\(FilesOpenAPIDocument.digest)\"", body: ByteBuffer(string: FilesOpenAPIDocument.text))
 
     /// The pages built into the binary, ready to send.
     static let builtIn: [String: Page] = WebAssets.all.mapValues { asset in
