@@ -184,6 +184,21 @@ def _closed_by_peer(sock: socket.socket) -> bool:
     return bool(readable)
 
 
+def create_params(
+    env_id: str, seed: int | None, kwargs: dict[str, Any] | None, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What REST's create and Gymie's make both take: the id, the seed and kwargs when given, and
+    any extra fields (num_envs, autoreset_mode)."""
+    params: dict[str, Any] = {"env_id": env_id}
+    if seed is not None:
+        params["seed"] = seed
+    if kwargs:
+        params["kwargs"] = kwargs
+    if extra:
+        params.update(extra)
+    return params
+
+
 class HttpTransport:
     """Create, reset, step, spaces and close over the REST API."""
 
@@ -193,13 +208,7 @@ class HttpTransport:
         self.api = api
 
     def create(self, env_id: str, seed: int | None, kwargs: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> str:
-        body: dict[str, Any] = {"env_id": env_id}
-        if seed is not None:
-            body["seed"] = seed
-        if kwargs:
-            body["kwargs"] = kwargs
-        if extra:
-            body.update(extra)
+        body = create_params(env_id, seed, kwargs, extra)
         answer = self.api.request("POST", "/v1/envs/", body=body)
         instance_id = answer.get("instance_id") if isinstance(answer, dict) else None
         if not isinstance(instance_id, str) or not instance_id:
@@ -334,13 +343,7 @@ class WebSocketTransport:
                 self._connection = None
 
     def create(self, env_id: str, seed: int | None, kwargs: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"env_id": env_id}
-        if seed is not None:
-            params["seed"] = seed
-        if kwargs:
-            params["kwargs"] = kwargs
-        if extra:
-            params.update(extra)
+        params = create_params(env_id, seed, kwargs, extra)
         # The answer is the bare id as text ("3c657dbc"); not parsed as JSON, which would
         # read an all-digit id as a number and "12e45678" as a float.
         text = self.exchange("make", params).strip()
