@@ -36,30 +36,41 @@ struct Conversation: Sendable {
     var closeReason: String?
 }
 
-/// A WebSocket client (the hummingbird-websocket client library) that sends messages one at a time
-/// and collects the answers: `next(reply)` says what to send next (nil: stop).
+/// A WebSocket client that sends messages one at a time and collects the answers: `next(reply)`
+/// says what to send next (nil: stop, with a normal close). It is `RawWebSocket`, not a client
+/// library: hummingbird-websocket's client sometimes never returns when the server's 101 and its
+/// close frame arrive in one read (a refused key), which hung a whole test run. Every wait here
+/// has a deadline, so a server that does not answer fails the test instead of stalling it.
 func converse(
-    port: Int, path: String = "/gym", maxSize: Int = 1 << 22,
+    port: Int, path: String = "/gym", maxSize: Int = 1 << 22, timeout: Duration = .seconds(30),
     first: String, next: @escaping @Sendable (String, Int) -> String?
 ) async throws -> Conversation {
-    let collected = Mutex(Conversation())
-    let close = try await WebSocketClient.connect(
-        url: "ws://localhost:\(port)\(path)", configuration: .init(maxFrameSize: maxSize), logger: Logger(label: "gymie-test")
-    ) { inbound, outbound, _ in
-        try await outbound.write(.text(first))
-        var count = 0
-        for try await message in inbound.messages(maxSize: maxSize) {
-            guard case .text(let text) = message else { continue }
-            count += 1
-            collected.withLock { $0.replies.append(text) }
-            guard let following = next(text, count) else { return }
-            try await outbound.write(.text(following))
+    let socket = try RawWebSocket(port: port, path: path)
+    defer { socket.close() }
+    var result = Conversation()
+    socket.send(opcode: 1, Array(first.utf8))
+    var sent = first
+    while true {
+        switch try await socket.nextMessage(timeout: timeout, after: sent) {
+        case .text(let text):
+            #expect(text.utf8.count <= maxSize, "an answer of \(text.utf8.count) bytes")
+            result.replies.append(text)
+            guard let following = next(text, result.replies.count) else {
+                // A normal close: the server answers with its own close frame.
+                socket.send(opcode: 8, [0x03, 0xE8])
+                _ = try await socket.nextMessage(timeout: timeout, after: "close")
+                return result
+            }
+            socket.send(opcode: 1, Array(following.utf8))
+            sent = following
+        case .close(let code, let reason):
+            result.closeCode = code.map { WebSocketErrorCode(codeNumber: $0) }
+            result.closeReason = reason.isEmpty ? nil : reason
+            return result
+        case .ended:
+            return result
         }
     }
-    var result = collected.withLock { $0 }
-    result.closeCode = close?.closeCode
-    result.closeReason = close?.reason
-    return result
 }
 
 /// Sends the messages in order, one answer each, then closes.
@@ -81,6 +92,7 @@ final class RawWebSocket: Sendable {
     struct Frame: Sendable {
         let opcode: UInt8
         let payload: [UInt8]
+        var fin = true
 
         var closeCode: Int? { opcode == 8 && payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : nil }
         var closeReason: String { opcode == 8 && payload.count > 2 ? String(decoding: payload[2...], as: UTF8.self) : "" }
@@ -90,8 +102,16 @@ final class RawWebSocket: Sendable {
         let description: String
     }
 
+    /// What `nextMessage` found: a whole text message, the server's close frame, or the end of
+    /// the connection without one.
+    enum Message: Sendable {
+        case text(String)
+        case close(code: Int?, reason: String)
+        case ended
+    }
+
     private let descriptor: Int32
-    private let state = Mutex<(handshake: String?, frames: [Frame], ended: Bool)>((nil, [], false))
+    private let state = Mutex<(handshake: String?, frames: [Frame], ended: Bool, read: Int, closed: Bool)>((nil, [], false, 0, false))
 
     init(port: Int, path: String = "/gym") throws {
         let fd = try RawHTTPConnection.connectLoopback(port: port)
@@ -105,8 +125,48 @@ final class RawWebSocket: Sendable {
     }
 
     deinit {
-        shutdown(descriptor, Int32(SHUT_RDWR))
+        close()
         Glibc.close(descriptor)
+    }
+
+    /// Ends the connection; the reading thread sees it end and lets go of the socket.
+    func close() {
+        let first = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if first { shutdown(descriptor, Int32(SHUT_RDWR)) }
+    }
+
+    /// The next message the server sent after the ones already taken: a text message (fragments
+    /// joined; pings answered), its close frame, or the end of the connection. Throws when
+    /// nothing comes within `timeout`; `after` names what was sent, for that message.
+    func nextMessage(timeout: Duration, after: String) async throws -> Message {
+        let deadline = ContinuousClock.now + timeout
+        var pending: [UInt8] = []
+        while true {
+            let (frame, ended) = state.withLock { state -> (Frame?, Bool) in
+                guard state.read < state.frames.count else { return (nil, state.ended) }
+                state.read += 1
+                return (state.frames[state.read - 1], false)
+            }
+            if let frame {
+                switch frame.opcode {
+                case 8: return .close(code: frame.closeCode, reason: frame.closeReason)
+                case 9: send(opcode: 10, frame.payload)
+                case 1, 2, 0:
+                    pending += frame.payload
+                    if frame.fin { return .text(String(decoding: pending, as: UTF8.self)) }
+                default: break
+                }
+                continue
+            }
+            if ended { return .ended }
+            guard ContinuousClock.now < deadline else {
+                throw Failure(description: "no answer from the server within \(timeout) after \(after.prefix(200))")
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
     }
 
     func sendRaw(_ bytes: [UInt8]) {
@@ -173,7 +233,7 @@ final class RawWebSocket: Sendable {
                     offset = 10
                 }
                 guard buffer.count >= offset + length else { break }
-                let frame = Frame(opcode: buffer[0] & 0x0F, payload: Array(buffer[offset..<(offset + length)]))
+                let frame = Frame(opcode: buffer[0] & 0x0F, payload: Array(buffer[offset..<(offset + length)]), fin: buffer[0] & 0x80 != 0)
                 state.withLock { $0.frames.append(frame) }
                 buffer.removeFirst(offset + length)
             }
