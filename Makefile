@@ -42,7 +42,7 @@ test:
 	@scripts/stage.sh image $(MAKE) --no-print-directory test-image
 
 test-swift: deps-test venv
-	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
+	GYM_TEST_PYTHON=$(abspath $(VENV))/bridge/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		$(SWIFT) test
 
 test-python: release

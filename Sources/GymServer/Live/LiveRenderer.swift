@@ -84,7 +84,7 @@ final class LiveRenderer: Sendable {
             // Draw when the newest frame in the hub shows an older state than the instance's
             // (a client that renders with render: true keeps it current by itself).
             if let count = instance.stateWithoutFrame, count > frames.latestStateCount(instanceID) ?? -1,
-                let frame = try? instance.renderLiveFrame()
+                let frame = try? await instance.renderLiveFrame()
             {
                 frames.publish(instanceID, frame: frame)
             }
