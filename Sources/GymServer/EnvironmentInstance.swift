@@ -125,6 +125,12 @@ public final class EnvironmentInstance: Sendable {
         self.state = Mutex(State(core: core))
     }
 
+    /// Changes the state under the lock, after any call in flight on a bridged instance's worker
+    /// queue (whose calls work on a copy of the state: see `advance`).
+    private func exclusive<T: Sendable>(_ body: @escaping @Sendable (inout State) throws(GymError) -> T) async throws(GymError) -> T {
+        try await onWorkerQueue { [self] () throws(GymError) -> T in try state.withLock { (state) throws(GymError) -> T in try body(&state) } }
+    }
+
     /// Whether a core's environments are served by worker processes.
     static func isBridged(_ core: Core) -> Bool {
         switch core {
@@ -294,8 +300,10 @@ public final class EnvironmentInstance: Sendable {
         _ transition: Transition, render: Bool,
         _ body: @escaping @Sendable (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
     ) async throws(GymError) -> Answer {
-        // 1. check, step, frame, record: under the lock (on the worker queue when bridged).
-        let advanced = try await onWorkerQueue { [self] () throws(GymError) -> Advanced in try state.withLock { (state) throws(GymError) -> Advanced in
+        // 1. check, step, frame, record: under the lock; for a bridged instance on its worker
+        // queue, on a copy of the state taken and put back under the lock, so that the lock is
+        // never held while a worker answers (the queue keeps every other change out meanwhile).
+        let stageOne: @Sendable (inout State) throws(GymError) -> Advanced = { [self] (state: inout State) throws(GymError) -> Advanced in
             guard !state.closed else { throw GymError("Instance_id \(id) unknown") }
             let recorder = state.recorder
             let isVector = numEnvs != nil
@@ -338,7 +346,24 @@ public final class EnvironmentInstance: Sendable {
                 state.clientFrameState = state.stepCounter
             }
             return advanced
-        } }
+        }
+        let advanced: Advanced
+        if workerQueue == nil {
+            advanced = try state.withLock { (state) throws(GymError) -> Advanced in try stageOne(&state) }
+        } else {
+            advanced = try await onWorkerQueue { [self] () throws(GymError) -> Advanced in
+                var local = state.withLock { $0 }
+                defer {
+                    state.withLock { state in
+                        state.core = local.core
+                        state.stepCounter = local.stepCounter
+                        state.renderedCount = local.renderedCount
+                        state.clientFrameState = local.clientFrameState
+                    }
+                }
+                return try stageOne(&local)
+            }
+        }
         var answer = advanced.answer
         // 2. write and 3. publish: the frame the client asked for, off the lock and the
         // cooperative pool.
@@ -437,7 +462,7 @@ public final class EnvironmentInstance: Sendable {
         directory: URL, displayDirectory: String, force: Bool, resume: Bool, videoSchedule: VideoSchedule,
         registry: MonitorRegistry, onProblem: (@Sendable (MonitorError) -> Void)? = nil, frames: (any VideoFrameObserver)? = nil
     ) async throws(GymError) {
-        try checkNoMonitor()
+        try await checkNoMonitor()
         let envID = self.envID
         let fps = Double(renderFPS)
         let recorder: EpisodeRecorder
@@ -453,7 +478,7 @@ public final class EnvironmentInstance: Sendable {
         } catch {
             throw GymError("Could not start the monitor: \(error)")
         }
-        let installed = state.withLock { state -> Bool in
+        let installed = try await exclusive { state -> Bool in
             guard state.recorder == nil, !state.closed else { return false }
             state.recorder = recorder
             state.monitorDirectory = directory
@@ -462,13 +487,14 @@ public final class EnvironmentInstance: Sendable {
         if !installed {
             // Another monitor/start won the race (or the instance closed meanwhile).
             try? await recorder.close()
-            try checkNoMonitor()
+            try await checkNoMonitor()
             throw GymError("Instance_id \(id) unknown")
         }
     }
 
-    private func checkNoMonitor() throws(GymError) {
-        try state.withLock { (state) throws(GymError) in
+    private func checkNoMonitor() async throws(GymError) {
+        let id = self.id
+        try await exclusive { (state) throws(GymError) in
             if let recorder = state.recorder {
                 throw GymError("Instance_id \(id) already has a monitor recording into \(recorder.directory.lastPathComponent): close it first (monitor/close/)")
             }
@@ -478,7 +504,7 @@ public final class EnvironmentInstance: Sendable {
     /// Stops recording: finishes the open video and writes the statistics and manifest. Closing
     /// an instance without a monitor does nothing.
     func closeMonitor() async throws(GymError) {
-        let recorder = state.withLock { state -> EpisodeRecorder? in
+        let recorder = try await exclusive { state -> EpisodeRecorder? in
             defer { state.recorder = nil }
             return state.recorder
         }
@@ -492,7 +518,7 @@ public final class EnvironmentInstance: Sendable {
 
     /// Closes the instance for good: every later call is refused, and the monitor finishes.
     func shutDown() async throws(GymError) {
-        state.withLock { $0.closed = true }
+        try await exclusive { $0.closed = true }
         await stopWorkers()
         try await closeMonitor()
     }

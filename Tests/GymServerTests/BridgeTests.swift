@@ -1,5 +1,6 @@
 import Foundation
 import GymBridge
+import Synchronization
 import GymCore
 import GymServer
 import Testing
@@ -266,15 +267,32 @@ struct BridgeTests {
         #expect(BridgeTestPython.workerCount() == 0)
     }
 
-    @Test("a hung worker answers 503 after --worker-timeout")
+    @Test("a hung worker answers 503 after --worker-timeout; meanwhile its instance's lock is free and other instances step")
     func hungWorker() async throws {
-        try await harness(timeout: 1).run { api in
+        let harness = harness(timeout: 4)
+        try await harness.run { api in
             let id = try await api.create("GymServerTest/DictBox-v0")
+            let native = try await api.create("CartPole-v1")
             #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
+            #expect(try await api.post("/v1/envs/\(native)/reset/").status == .ok)
             let pids = BridgeTestPython.workerPIDs()
             for pid in pids { kill(pid, SIGSTOP) }
-            let hung = try await api.post("/v1/envs/\(id)/step/", ["action": [0.1, 0.1]])
-            expectErrorContaining(hung, ["did not answer step within 1 s", "--worker-timeout"], status: .serviceUnavailable)
+            let hungFinished = Flag()
+            async let hungAnswer = { () async throws -> APIAnswer in
+                defer { hungFinished.set() }
+                return try await api.post("/v1/envs/\(id)/step/", ["action": [0.1, 0.1]])
+            }()
+            // While the worker hangs: the instance's state can be read (the lock is not held
+            // across the worker's answer) and other instances step.
+            try await Task.sleep(for: .milliseconds(300))
+            let instance = try harness.manager.instance(id, for: nil)
+            #expect(instance.stepCounter == 1)
+            #expect(try await api.post("/v1/envs/\(native)/step/", ["action": 0]).status == .ok)
+            #expect(try await api.get("/v1/envs/").status == .ok)
+            let finishedEarly = hungFinished.isSet
+            #expect(!finishedEarly, "the other calls waited for the hung worker")
+            let hung = try await hungAnswer
+            expectErrorContaining(hung, ["did not answer step within 4 s", "--worker-timeout"], status: .serviceUnavailable)
             #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
             _ = try await api.post("/v1/envs/\(id)/close/")
         }
@@ -305,4 +323,11 @@ struct BridgeTests {
             #expect(BridgeTestPython.workerCount() == 0)
         }
     }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
