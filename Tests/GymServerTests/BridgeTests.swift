@@ -213,6 +213,36 @@ struct BridgeTests {
         #expect(BridgeTestPython.workerCount() == 0)
     }
 
+    @Test("Gymie's WebSocket and a vector instance drive bridged environments like native ones")
+    func gymieAndVector() async throws {
+        let harness = harness()
+        try await harness.live { api, port in
+            let conversation = try await converse(port: port, first: gymie("make", ["env_id": "LunarLander-v3", "seed": 4])) { reply, count in
+                count == 1 ? gymie("reset", ["instance_id": .string(reply)]) : nil
+            }
+            #expect(conversation.replies.count == 2, "\(conversation.replies)")
+            let observation = try JSONParser.parse(conversation.replies.last ?? "")
+            #expect(observation.arrayValue?.count == 8, "\(observation)")
+            // The same first observation as REST for the same seed.
+            let id = try await api.create("LunarLander-v3", seed: 4)
+            #expect(try await api.post("/v1/envs/\(id)/reset/").json["observation"] == observation)
+
+            let vector = try await api.post("/v1/envs/", ["env_id": "GymServerTest/DictBox-v0", "num_envs": 2])
+            let vectorID = try #require(vector.json["instance_id"]?.stringValue, "\(vector.json)")
+            #expect(BridgeTestPython.workerCount() == 4)
+            let reset = try await api.post("/v1/envs/\(vectorID)/reset/", ["seed": 1])
+            #expect(reset.status == .ok, "\(reset.json)")
+            let single = try BridgeTestPython.reference("GymServerTest/DictBox-v0", seed: 1, actions: [])
+            #expect(reset.json["observation"]?["position"]?.arrayValue?.first == single["reset"]?["observation"]?["position"])
+            let step = try await api.post("/v1/envs/\(vectorID)/step/", ["action": [[0.5, -0.25], [0.1, 0.1]], "render": true])
+            #expect(step.status == .ok, "\(step.json)")
+            #expect(step.json["reward"]?.arrayValue?.count == 2)
+            #expect(step.json["render"] == "successfully rendered: 0.png", "\(step.json)")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
     @Test("an environment that raises answers 400 with the Python message; the instance goes on")
     func raising() async throws {
         try await harness().run { api in
