@@ -83,8 +83,9 @@ final class LiveRenderer: Sendable {
 
             // Draw when the newest frame in the hub shows an older state than the instance's
             // (a client that renders with render: true keeps it current by itself).
-            if let count = instance.stateWithoutFrame, count > frames.latestStateCount(instanceID) ?? -1,
-                let frame = try? await instance.renderLiveFrame()
+            // (The last viewer may have left before this loop is cancelled: then draw nothing.)
+            if frames.hasViewers(instanceID), let count = instance.stateWithoutFrame, count > frames.latestStateCount(instanceID) ?? -1,
+                let frame = try? await instance.renderLiveFrame(), frames.hasViewers(instanceID)
             {
                 frames.publish(instanceID, frame: frame)
             }
