@@ -43,7 +43,7 @@ test:
 
 # Under a watchdog (scripts/swift-test.sh): a test that never ends fails the run and names itself.
 test-swift: deps-test venv
-	GYM_TEST_PYTHON=$(abspath $(VENV))/gymnasium/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
+	GYM_TEST_PYTHON=$(abspath $(VENV))/bridge/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
 		SWIFT=$(SWIFT) scripts/swift-test.sh
 
 test-python: release

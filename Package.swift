@@ -39,11 +39,14 @@ let package = Package(
         // Episode statistics, openaigym.* files, video recording.
         .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg", "CGymSystem"]),
 
+        // Gymnasium environments served by Python worker processes (bridge/PROTOCOL.md).
+        .target(name: "GymBridge", dependencies: ["GymEnvs", "CGymSystem"]),
+
         // HTTP API, WebSocket protocol, file server, EnvironmentManager.
         .target(
             name: "GymServer",
             dependencies: [
-                "GymCore", "GymEnvs", "GymRender", "GymMonitor", "CGymSystem",
+                "GymCore", "GymEnvs", "GymRender", "GymMonitor", "GymBridge", "CGymSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -55,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "gym-server",
             dependencies: [
-                "GymServer",
+                "GymServer", "GymBridge",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +78,7 @@ let package = Package(
         .testTarget(
             name: "GymServerTests",
             dependencies: [
-                "GymServer",
+                "GymServer", "GymBridge",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

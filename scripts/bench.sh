@@ -7,6 +7,8 @@
 #   4. a shared server: latency under load, the load test, WebSocket against REST (scripts/bench_service.py)
 #   5. gym-server beside Flask, nginx, Gymnasium and EnvPool: the targets of issue 11 (scripts/bench/run_bench.py)
 #   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench_metrics.py)
+#   7. the bridge: CartPole-v1 per step native, through a Python worker, and in-process Gymnasium
+#      (Tests/GymServerTests/BridgeBenchmark.swift; needs .venv/bridge, made by make venv)
 # The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,3 +57,10 @@ python3 scripts/bench/render_performance.py
 
 echo "=== 6. the metrics: REST CartPole steps with metrics on and with --no-metrics, one connection"
 python3 scripts/bench_metrics.py --server .build/release/gym-server
+
+echo "=== 7. the bridge: what a Python worker adds to a step"
+if [ -x .venv/bridge/bin/python ]; then
+    GYM_BENCH=1 GYM_TEST_PYTHON="$PWD/.venv/bridge/bin/python" swift test -c release --filter BridgeBenchmark 2>&1 | grep -E 'bridge-bench' || true
+else
+    echo "skipped: .venv/bridge is missing (make venv makes it)"
+fi

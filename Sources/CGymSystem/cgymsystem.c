@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__)
@@ -24,5 +25,16 @@ void gym_lower_thread_priority(int niceness) {
     }
 #else
     (void)niceness;
+#endif
+}
+
+int gym_pipe_cloexec(int fds[2]) {
+#if defined(__linux__)
+    return pipe2(fds, O_CLOEXEC);
+#else
+    if (pipe(fds) != 0) return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
 #endif
 }

@@ -32,13 +32,23 @@ public protocol Environment: Sendable {
     /// `reset(seed=)` does; `nil` continues the stream (seeded from OS entropy the first time).
     mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON])
 
-    /// Advances one step. The action has been checked to lie in `actionSpace`.
-    mutating func step(_ action: SpaceValue) -> StepResult
+    /// Advances one step. The action has been checked to lie in `actionSpace`. Native
+    /// environments never throw; a bridged one throws what its worker answered.
+    mutating func step(_ action: SpaceValue) throws(GymError) -> StepResult
 
     /// Gymnasium's `ansi` render, for the environments that have one.
     func renderANSI() -> String?
+
+    /// Whether the environment applies its own time limit and sets `truncated` itself (a
+    /// bridged one: its worker runs Gymnasium's TimeLimit wrapper).
+    var appliesTimeLimit: Bool { get }
+
+    /// Releases what the environment holds outside this process (a bridged one's worker).
+    func close()
 }
 
 extension Environment {
     public func renderANSI() -> String? { nil }
+    public var appliesTimeLimit: Bool { false }
+    public func close() {}
 }

@@ -45,13 +45,16 @@ public struct WrappedEnvironment: Sendable {
         guard env.actionSpace.contains(action) else {
             throw GymError("Action \(JSONWriter.string(env.actionSpace.json(action))) is not in the action space \(env.actionSpace)")
         }
-        var result = env.step(action)
+        var result = try env.step(action)
         elapsedSteps += 1
         episodeReward += result.reward
         if let maxEpisodeSteps, elapsedSteps >= maxEpisodeSteps {
             result.truncated = true
             // Old gym's TimeLimit: the key is present when the limit is reached.
             if reportsOldGymTimeLimit { result.info["TimeLimit.truncated"] = .bool(!result.terminated) }
+        } else if result.truncated, env.appliesTimeLimit, reportsOldGymTimeLimit {
+            // The environment's own TimeLimit cut the episode (a bridged one's worker applies it).
+            result.info["TimeLimit.truncated"] = .bool(!result.terminated)
         }
         return result
     }
@@ -71,4 +74,7 @@ public struct WrappedEnvironment: Sendable {
     }
 
     public func renderANSI() -> String? { env.renderANSI() }
+
+    /// Releases what the environment holds outside this process.
+    public func close() { env.close() }
 }

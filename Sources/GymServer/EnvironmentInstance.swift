@@ -1,4 +1,5 @@
 import Foundation
+import GymBridge
 import GymCore
 import GymEnvs
 import GymMonitor
@@ -49,6 +50,10 @@ public final class EnvironmentInstance: Sendable {
     private let lastUsed: Atomic<UInt64>
     /// The counters of its env id (nil: metrics off).
     let metrics: EnvironmentMetrics?
+    /// A bridged instance's own serial queue: every call that talks to its worker processes
+    /// (reset, step, frames, close) runs there, one after the other, never on Swift's cooperative
+    /// pool; requests waiting for it are suspended, not blocking a thread. Nil for native ones.
+    let workerQueue: DispatchQueue?
 
     /// A plain environment, or N of them stepped as one.
     enum Core: Sendable {
@@ -114,9 +119,37 @@ public final class EnvironmentInstance: Sendable {
         case .taken:
             preconditionFailure("an instance is made from an environment")
         }
+        self.workerQueue = Self.isBridged(core) ? DispatchQueue(label: "gym-server.worker.\(id)") : nil
         self.rendered = RenderedFrames(directory: directory.appendingPathComponent("rendered", isDirectory: true))
         self.lastUsed = Atomic(now)
         self.state = Mutex(State(core: core))
+    }
+
+    /// Changes the state under the lock, after any call in flight on a bridged instance's worker
+    /// queue (whose calls work on a copy of the state: see `advance`).
+    private func exclusive<T: Sendable>(_ body: @escaping @Sendable (inout State) throws(GymError) -> T) async throws(GymError) -> T {
+        try await onWorkerQueue { [self] () throws(GymError) -> T in try state.withLock { (state) throws(GymError) -> T in try body(&state) } }
+    }
+
+    /// Whether a core's environments are served by worker processes.
+    static func isBridged(_ core: Core) -> Bool {
+        switch core {
+        case .single(let env): return env.env is BridgedEnvironment
+        case .vector(let vector): return vector.envs.first?.env is BridgedEnvironment
+        case .taken: return false
+        }
+    }
+
+    /// Runs `work` where this instance's blocking calls run: its worker queue (bridged), or right
+    /// here (native: nothing blocks).
+    func onWorkerQueue<T: Sendable>(_ work: @escaping @Sendable () throws(GymError) -> T) async throws(GymError) -> T {
+        guard let workerQueue else { return try work() }
+        let result: Result<T, GymError> = await withCheckedContinuation { continuation in
+            workerQueue.async {
+                continuation.resume(returning: Result { () throws(GymError) -> T in try work() })
+            }
+        }
+        return try result.get()
     }
 
     /// The autoreset mode of a vector instance.
@@ -146,7 +179,7 @@ public final class EnvironmentInstance: Sendable {
     }
 
     public func reset(seeds: VectorSeeds, options: [String: JSON]?, render: Bool) async throws(GymError) -> Answer {
-        try await advance(.reset, render: render) { (core, recorder) throws(GymError) in
+        try await advance(.reset, render: render) { [self] (core, recorder) throws(GymError) in
             switch try core.takeOut(id) {
             case .taken: preconditionFailure("takeOut never answers .taken")
             case .single(var env):
@@ -174,7 +207,7 @@ public final class EnvironmentInstance: Sendable {
     /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`. For a
     /// vector, `action` holds an action per sub-environment and every field is batched.
     public func step(action: JSON, render: Bool) async throws(GymError) -> Answer {
-        try await advance(.step, render: render) { (core, recorder) throws(GymError) in
+        try await advance(.step, render: render) { [self] (core, recorder) throws(GymError) in
             switch try core.takeOut(id) {
             case .taken: preconditionFailure("takeOut never answers .taken")
             case .single(var env):
@@ -254,7 +287,7 @@ public final class EnvironmentInstance: Sendable {
     private enum Transition { case reset, step }
 
     /// What stage 1 leaves for the stages after it.
-    private struct Advanced {
+    private struct Advanced: @unchecked Sendable {
         var answer: [String: Answer.Value]
         /// The frame the client asked for, its number and the instance's status with it.
         var requestedFrame: (canvas: Canvas, number: Int, status: LiveFrame)?
@@ -265,10 +298,12 @@ public final class EnvironmentInstance: Sendable {
 
     private func advance(
         _ transition: Transition, render: Bool,
-        _ body: (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
+        _ body: @escaping @Sendable (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
     ) async throws(GymError) -> Answer {
-        // 1. check, step, frame, record: under the lock.
-        let advanced = try state.withLock { (state) throws(GymError) -> Advanced in
+        // 1. check, step, frame, record: under the lock; for a bridged instance on its worker
+        // queue, on a copy of the state taken and put back under the lock, so that the lock is
+        // never held while a worker answers (the queue keeps every other change out meanwhile).
+        let stageOne: @Sendable (inout State) throws(GymError) -> Advanced = { [self] (state: inout State) throws(GymError) -> Advanced in
             guard !state.closed else { throw GymError("Instance_id \(id) unknown") }
             let recorder = state.recorder
             let isVector = numEnvs != nil
@@ -311,6 +346,23 @@ public final class EnvironmentInstance: Sendable {
                 state.clientFrameState = state.stepCounter
             }
             return advanced
+        }
+        let advanced: Advanced
+        if workerQueue == nil {
+            advanced = try state.withLock { (state) throws(GymError) -> Advanced in try stageOne(&state) }
+        } else {
+            advanced = try await onWorkerQueue { [self] () throws(GymError) -> Advanced in
+                var local = state.withLock { $0 }
+                defer {
+                    state.withLock { state in
+                        state.core = local.core
+                        state.stepCounter = local.stepCounter
+                        state.renderedCount = local.renderedCount
+                        state.clientFrameState = local.clientFrameState
+                    }
+                }
+                return try stageOne(&local)
+            }
         }
         var answer = advanced.answer
         // 2. write and 3. publish: the frame the client asked for, off the lock and the
@@ -410,7 +462,7 @@ public final class EnvironmentInstance: Sendable {
         directory: URL, displayDirectory: String, force: Bool, resume: Bool, videoSchedule: VideoSchedule,
         registry: MonitorRegistry, onProblem: (@Sendable (MonitorError) -> Void)? = nil, frames: (any VideoFrameObserver)? = nil
     ) async throws(GymError) {
-        try checkNoMonitor()
+        try await checkNoMonitor()
         let envID = self.envID
         let fps = Double(renderFPS)
         let recorder: EpisodeRecorder
@@ -426,7 +478,7 @@ public final class EnvironmentInstance: Sendable {
         } catch {
             throw GymError("Could not start the monitor: \(error)")
         }
-        let installed = state.withLock { state -> Bool in
+        let installed = try await exclusive { state -> Bool in
             guard state.recorder == nil, !state.closed else { return false }
             state.recorder = recorder
             state.monitorDirectory = directory
@@ -435,13 +487,14 @@ public final class EnvironmentInstance: Sendable {
         if !installed {
             // Another monitor/start won the race (or the instance closed meanwhile).
             try? await recorder.close()
-            try checkNoMonitor()
+            try await checkNoMonitor()
             throw GymError("Instance_id \(id) unknown")
         }
     }
 
-    private func checkNoMonitor() throws(GymError) {
-        try state.withLock { (state) throws(GymError) in
+    private func checkNoMonitor() async throws(GymError) {
+        let id = self.id
+        try await exclusive { (state) throws(GymError) in
             if let recorder = state.recorder {
                 throw GymError("Instance_id \(id) already has a monitor recording into \(recorder.directory.lastPathComponent): close it first (monitor/close/)")
             }
@@ -451,7 +504,7 @@ public final class EnvironmentInstance: Sendable {
     /// Stops recording: finishes the open video and writes the statistics and manifest. Closing
     /// an instance without a monitor does nothing.
     func closeMonitor() async throws(GymError) {
-        let recorder = state.withLock { state -> EpisodeRecorder? in
+        let recorder = try await exclusive { state -> EpisodeRecorder? in
             defer { state.recorder = nil }
             return state.recorder
         }
@@ -465,8 +518,22 @@ public final class EnvironmentInstance: Sendable {
 
     /// Closes the instance for good: every later call is refused, and the monitor finishes.
     func shutDown() async throws(GymError) {
-        state.withLock { $0.closed = true }
+        try await exclusive { $0.closed = true }
+        await stopWorkers()
         try await closeMonitor()
+    }
+
+    /// Ends a bridged instance's worker processes (and reaps them), on its worker queue after
+    /// any call in flight.
+    private func stopWorkers() async {
+        guard workerQueue != nil else { return }
+        try? await onWorkerQueue { () throws(GymError) in
+            switch self.state.withLock({ $0.core }) {
+            case .single(let env): env.close()
+            case .vector(let vector): for env in vector.envs { env.close() }
+            case .taken: break
+            }
+        }
     }
 
     /// The directory the latest monitor recorded into (open or closed).
@@ -484,9 +551,10 @@ public final class EnvironmentInstance: Sendable {
 
     /// The current frame as PNG, written nowhere. The environment is copied under the lock and
     /// drawn outside it.
-    public func renderPNG() throws(GymError) -> [UInt8] {
-        let core = state.withLock { $0.core }
-        let canvas = try Self.frame(of: core)
+    public func renderPNG() async throws(GymError) -> [UInt8] {
+        let canvas = try await onWorkerQueue { () throws(GymError) -> Canvas in
+            try Self.frame(of: self.state.withLock { $0.core })
+        }
         metrics?.framesRendered.increment()
         return try Self.encode(canvas)
     }
@@ -501,10 +569,12 @@ public final class EnvironmentInstance: Sendable {
     }
 
     /// Gymnasium's `ansi` render of the current state.
-    public func renderANSI() throws(GymError) -> String {
-        try state.withLock { (state) throws(GymError) -> String in
+    public func renderANSI() async throws(GymError) -> String {
+        try await onWorkerQueue { () throws(GymError) -> String in
+            let core = self.state.withLock { $0.core }
+            let envID = self.envID
             let envs: [WrappedEnvironment]
-            switch state.core {
+            switch core {
             case .single(let env): envs = [env]
             case .vector(let vector): envs = vector.envs
             case .taken: throw GymError("The instance is busy")
@@ -547,9 +617,11 @@ public final class EnvironmentInstance: Sendable {
     /// The current state as a PNG frame with the instance's status; throws before the first
     /// reset. The environment is copied under the lock and drawn and encoded outside it, so steps
     /// never wait on the live view.
-    public func renderLiveFrame() throws(GymError) -> LiveFrame {
-        let (core, count) = state.withLock { ($0.core, $0.stepCounter) }
-        let canvas = try Self.frame(of: core)
+    public func renderLiveFrame() async throws(GymError) -> LiveFrame {
+        let (core, count, canvas) = try await onWorkerQueue { () throws(GymError) -> (Core, Int, Canvas) in
+            let (core, count) = self.state.withLock { ($0.core, $0.stepCounter) }
+            return (core, count, try Self.frame(of: core))
+        }
         metrics?.framesRendered.increment()
         let status = Self.status(of: core, envID: envID)
         return LiveFrame(

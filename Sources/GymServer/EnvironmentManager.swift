@@ -1,5 +1,6 @@
 import CGymSystem
 import Foundation
+import GymBridge
 import GymCore
 import GymEnvs
 import GymMonitor
@@ -49,6 +50,8 @@ public enum InstanceClock {
 /// expiry live here, next to creation.
 public final class EnvironmentManager: Sendable {
     public let registry: Registry
+    /// The Gymnasium behind `--python` that serves the ids the registry lacks (nil: none).
+    public let bridge: PythonBridge?
     /// Where rendered frames and monitor files go (served on the files port). With API keys on,
     /// each key has a folder of its own in it (`space(for:)`).
     public let monitorRoot: URL
@@ -80,9 +83,11 @@ public final class EnvironmentManager: Sendable {
     public init(
         registry: Registry = .gym, monitorRoot: URL, limits: ServerLimits = ServerLimits(),
         clock: @escaping @Sendable () -> UInt64 = InstanceClock.now,
-        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServerMetrics? = nil
+        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServerMetrics? = nil,
+        bridge: PythonBridge? = nil
     ) {
         self.registry = registry
+        self.bridge = bridge
         self.monitorRoot = monitorRoot
         self.limits = limits
         self.clock = clock
@@ -107,9 +112,90 @@ public final class EnvironmentManager: Sendable {
 
     // MARK: instances
 
+    /// Which implementation serves an id: the server's own, or Gymnasium's through a worker.
+    public enum Backend: String, Sendable {
+        case native
+        case gymnasium
+    }
+
+    /// Makes an environment and returns its new instance: native when the registry has the id
+    /// (unless `backend` is `.gymnasium`), else bridged through `--python`'s Gymnasium, whose
+    /// workers start on `BlockingWork`'s threads. Throws as `create` does.
+    public func createInstance(
+        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
+        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep, backend: Backend? = nil
+    ) async throws -> EnvironmentInstance {
+        guard try usesBridge(envID, backend: backend), let bridge else {
+            return try create(envID: envID, seed: seed, kwargs: kwargs, owner: owner, idStyle: idStyle, numEnvs: numEnvs, autoresetMode: autoresetMode)
+        }
+        if let numEnvs, !(1...limits.maxNumEnvs).contains(numEnvs) {
+            throw GymError("Parameter 'num_envs' must be from 1 to \(limits.maxNumEnvs) (--max-num-envs), got \(numEnvs)")
+        }
+        // Workers count toward the limits: refuse before starting any.
+        try table.withLock { table throws in try checkLimits(table, owner: owner) }
+        let count = numEnvs ?? 1
+        let envs = try await BlockingWork.run { () throws -> [WrappedEnvironment] in
+            var envs: [WrappedEnvironment] = []
+            do {
+                for _ in 0..<count { envs.append(try bridge.make(envID, kwargs: kwargs)) }
+            } catch {
+                for env in envs { env.close() }
+                throw error
+            }
+            return envs
+        }
+        let core: EnvironmentInstance.Core
+        if numEnvs != nil {
+            var vector = VectorEnvironment(envs: envs, mode: autoresetMode)
+            vector.pendingSeed = seed
+            core = .vector(vector)
+        } else {
+            var environment = envs[0]
+            environment.pendingSeed = seed
+            core = .single(environment)
+        }
+        do {
+            return try register(core, owner: owner, idStyle: idStyle)
+        } catch {
+            for env in envs { env.close() }
+            throw error
+        }
+    }
+
+    /// Whether `envID` goes to the bridge: forced with `.gymnasium`, else when the registry does
+    /// not have it and a bridge is there.
+    private func usesBridge(_ envID: String, backend: Backend?) throws(GymError) -> Bool {
+        switch backend {
+        case .native: return false
+        case .gymnasium:
+            guard bridge != nil else {
+                throw GymError("\"backend\": \"gymnasium\" needs a Python: start gym-server with --python /path/to/python (a Python with gymnasium installed)")
+            }
+            return true
+        case nil:
+            return bridge != nil && (try? registry.spec(for: envID)) == nil
+        }
+    }
+
+    /// Every id this server can make, with its backend: the registry's, then the bridge's that
+    /// the registry lacks (their workers' `list`).
+    public func registryListing() async throws -> [(id: String, backend: Backend, maxEpisodeSteps: Int?)] {
+        var listing: [(id: String, backend: Backend, maxEpisodeSteps: Int?)] = registry.ids.map { id in
+            (id, .native, (try? registry.spec(for: id))?.maxEpisodeSteps)
+        }
+        guard let bridge else { return listing }
+        let native = Set(registry.ids)
+        let bridged = try await BlockingWork.run { try bridge.ids() }
+        for entry in bridged where entry.makeable && !native.contains(entry.id) {
+            listing.append((entry.id, .gymnasium, entry.maxEpisodeSteps))
+        }
+        return listing
+    }
+
     /// Makes an environment and returns its new instance. A seed is applied at the first reset,
     /// as the seed of `POST /v1/envs/` always was. Throws `GymError` for a bad id or kwargs and
-    /// `LimitReached` past `--max-instances` or `--max-instances-per-key`.
+    /// `LimitReached` past `--max-instances` or `--max-instances-per-key`. Native ids only: the
+    /// API creates through `createInstance`.
     @discardableResult
     public func create(
         envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
@@ -132,6 +218,11 @@ public final class EnvironmentManager: Sendable {
             environment.pendingSeed = seed
             core = .single(environment)
         }
+        return try register(core, owner: owner, idStyle: idStyle)
+    }
+
+    /// Gives a made environment its instance id and puts it in the table, within the limits.
+    private func register(_ core: EnvironmentInstance.Core, owner: Owner?, idStyle: InstanceIDStyle) throws -> EnvironmentInstance {
         let space = space(for: owner)
         let now = clock()
         let counters: EnvironmentMetrics?

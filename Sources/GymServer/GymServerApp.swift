@@ -1,5 +1,6 @@
 import CGymSystem
 import Foundation
+import GymBridge
 import GymCore
 import GymEnvs
 import Hummingbird
@@ -24,13 +25,16 @@ public struct GymServerConfiguration: Sendable {
     public var metricsEnabled: Bool
     /// A token that opens `/metrics` besides the API keys (`--metrics-token`).
     public var metricsToken: String?
+    /// How to start Python workers for the ids the server lacks (`--python`); nil: no bridge.
+    public var workers: WorkerConfiguration?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
         monitorRoot: URL = URL(fileURLWithPath: "monitor"), allowShutdown: Bool = false,
         logLevel: Logger.Level = .info, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(),
-        metricsEnabled: Bool = true, metricsToken: String? = nil
+        metricsEnabled: Bool = true, metricsToken: String? = nil, workers: WorkerConfiguration? = nil
     ) {
+        self.workers = workers
         self.host = host
         self.port = port
         self.filesPort = filesPort
@@ -224,7 +228,8 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
     let manager = EnvironmentManager(
         monitorRoot: configuration.monitorRoot, limits: configuration.limits,
         onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") },
-        metrics: configuration.metricsEnabled ? ServerMetrics() : nil)
+        metrics: configuration.metricsEnabled ? ServerMetrics() : nil,
+        bridge: configuration.workers.map(PythonBridge.init(configuration:)))
     let state = GymServerState(
         manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring,
         filesPort: FilesPortHealth(enabled: configuration.filesPort != 0), metricsToken: configuration.metricsToken)

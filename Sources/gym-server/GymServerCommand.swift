@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GymBridge
 import GymServer
 import Logging
 import NIOCore
@@ -101,7 +102,24 @@ struct GymServerCommand: AsyncParsableCommand {
         help: "A token that opens GET /metrics besides the API keys ('Authorization: Bearer <token>' or 'X-Metrics-Token'); without keys it alone protects /metrics.")
     var metricsToken: String?
 
+    @Option(
+        name: .customLong("python"),
+        help: "A Python with gymnasium installed: ids the server lacks are served by worker processes it runs (also GYM_SERVER_PYTHON). Without it no Python is needed.")
+    var python: String?
+
+    @Option(name: .customLong("python-import"), help: "A module the Python workers import to register more ids (repeatable), e.g. a lab's package of environments.")
+    var pythonImports: [String] = []
+
+    @Option(name: .customLong("worker-timeout"), help: "Seconds a Python worker may take to answer a request; one that dies or hangs answers 503 until its instance is reset or closed.")
+    var workerTimeout: Double = 30
+
     func validate() throws {
+        guard workerTimeout > 0, workerTimeout <= 86400 else {
+            throw ValidationError("--worker-timeout must be more than 0 and at most 86400 seconds")
+        }
+        if !pythonImports.isEmpty && pythonPath == nil {
+            throw ValidationError("--python-import needs --python (or GYM_SERVER_PYTHON): the modules are imported by that Python's workers")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("Unknown log level '\(logLevel)': use trace, debug, info, notice, warning, error or critical.")
         }
@@ -130,6 +148,13 @@ struct GymServerCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--python`, else `GYM_SERVER_PYTHON` (empty counts as unset).
+    var pythonPath: String? {
+        if let python, !python.isEmpty { return python }
+        if let python = ProcessInfo.processInfo.environment["GYM_SERVER_PYTHON"], !python.isEmpty { return python }
+        return nil
+    }
+
     func run() async throws {
         let keyring: APIKeyring
         do {
@@ -151,7 +176,8 @@ struct GymServerCommand: AsyncParsableCommand {
             host: host, port: port, filesPort: filesPort,
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
             allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
-            keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken)
+            keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
+            workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout) })
         try await runGymServer(configuration: configuration)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GymBridge
 import GymCore
 import GymServer
 import HTTPTypes
@@ -38,13 +39,13 @@ struct APIHarness {
     let keyring: APIKeyring
     let clock: ManualClock
 
-    init(allowShutdown: Bool = false, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()) {
+    init(allowShutdown: Bool = false, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(), bridge: PythonBridge? = nil) {
         shutdown = ShutdownSwitch(allowed: allowShutdown)
         monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-tests-\(UUID().uuidString)")
         let clock = ManualClock()
         self.clock = clock
         self.keyring = keyring
-        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, clock: { clock.now })
+        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, clock: { clock.now }, bridge: bridge)
     }
 
     var state: GymServerState { GymServerState(manager: manager, shutdown: shutdown, keyring: keyring) }

@@ -189,6 +189,8 @@ struct OpenAPITests {
             conforms(try await api.get("/metrics"), "GET", "/metrics")
             conforms(try await api.post("/v1/shutdown/"), "POST", "/v1/shutdown/")
             conforms(try await api.get("/v1/help"), "GET", "/v1/help")
+            conforms(try await api.get("/v1/registry"), "GET", "/v1/registry")
+            conforms(try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium"]), "POST", "/v1/envs/")
             conforms(try await api.get("/openapi.json"), "GET", "/openapi.json")
             // Every operation was tried.
             #expect(OpenAPIDocumentOnDisk.operations(document).subtracting(covered).sorted() == [])

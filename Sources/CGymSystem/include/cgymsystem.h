@@ -13,4 +13,8 @@ void gym_limit_malloc_arenas(int count);
 /// value per thread, and threads it starts inherit it). Only ever lowers: raising needs privileges.
 void gym_lower_thread_priority(int niceness);
 
+/// A pipe whose both ends are close-on-exec from the start (pipe2 with O_CLOEXEC, which Swift's
+/// Glibc module does not show), so that no child started meanwhile inherits them. 0 or -1.
+int gym_pipe_cloexec(int fds[2]);
+
 #endif

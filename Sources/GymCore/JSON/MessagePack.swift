@@ -141,16 +141,24 @@ public struct MessagePackWriter {
         case .int16: return ("<i2", 2)
         case .int8: return ("|i1", 1)
         case .uint8: return ("|u1", 1)
+        case .float16: return ("<f2", 2)
+        case .uint16: return ("<u2", 2)
+        case .uint32: return ("<u4", 4)
+        case .uint64: return ("<u8", 8)
+        case .bool: return ("|b1", 1)
         }
     }
 
     private static func pack(_ value: Int, dtype: BoxDType, _ bytes: inout [UInt8]) {
         switch dtype {
-        case .int64, .float32, .float64: littleEndian(Int64(truncatingIfNeeded: value), &bytes)
+        case .int64, .float32, .float64, .float16: littleEndian(Int64(truncatingIfNeeded: value), &bytes)
         case .int32: littleEndian(Int32(truncatingIfNeeded: value), &bytes)
         case .int16: littleEndian(Int16(truncatingIfNeeded: value), &bytes)
         case .int8: bytes.append(UInt8(bitPattern: Int8(truncatingIfNeeded: value)))
-        case .uint8: bytes.append(UInt8(truncatingIfNeeded: value))
+        case .uint8, .bool: bytes.append(UInt8(truncatingIfNeeded: value))
+        case .uint16: littleEndian(UInt16(truncatingIfNeeded: value), &bytes)
+        case .uint32: littleEndian(UInt32(truncatingIfNeeded: value), &bytes)
+        case .uint64: littleEndian(UInt64(truncatingIfNeeded: value), &bytes)
         }
     }
 
@@ -158,6 +166,7 @@ public struct MessagePackWriter {
         switch dtype {
         case .float32: littleEndian(Float(value).bitPattern, &bytes)
         case .float64: littleEndian(value.bitPattern, &bytes)
+        case .float16: littleEndian(Float16(value).bitPattern, &bytes)
         default: pack(Int(exactly: value.rounded(.towardZero)) ?? 0, dtype: dtype, &bytes)
         }
     }

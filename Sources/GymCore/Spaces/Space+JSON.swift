@@ -165,7 +165,7 @@ extension Space {
             func bound(_ x: Double) -> JSON {
                 if x == .infinity { return .double(1e100) }
                 if x == -.infinity { return .double(-1e100) }
-                return box.dtype.isFloatingPoint ? .double(x) : .int(Int(x))
+                return box.dtype.isFloatingPoint ? .double(x) : Int(exactly: x).map(JSON.int) ?? .double(x)
             }
             return [
                 "name": "Box", "shape": .array(box.shape.map(JSON.int)),

@@ -42,7 +42,7 @@ extension Box {
         let draws = generator.uniform(low: bounded.map { low[$0] }, high: bounded.map { high[$0] })
         for (i, v) in zip(bounded, draws) { sample[i] = v }
         if isFloat { return .floats(sample.map(dtype.cast)) }
-        return .ints(sample.map { Int($0.rounded(.down)) })
+        return .ints(sample.map { Int(exactly: $0.rounded(.down)) ?? ($0 < 0 ? Int.min : Int.max) })
     }
 
     private func indices(_ predicate: (Int) -> Bool) -> [Int] {

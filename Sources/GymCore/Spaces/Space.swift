@@ -1,14 +1,27 @@
 /// The element type of a `Box` space, as numpy names it.
-public enum BoxDType: String, Sendable, Equatable {
+public enum BoxDType: String, Sendable, Equatable, CaseIterable {
     case float32, float64, int64, int32, int16, int8, uint8
+    /// The dtypes only bridged environments use (native ones never do).
+    case float16, uint16, uint32, uint64, bool
 
-    public var isFloatingPoint: Bool { self == .float32 || self == .float64 }
+    public var isFloatingPoint: Bool { self == .float32 || self == .float64 || self == .float16 }
+
+    /// Bytes per element, as numpy stores them.
+    public var byteCount: Int {
+        switch self {
+        case .float64, .int64, .uint64: return 8
+        case .float32, .int32, .uint32: return 4
+        case .float16, .int16, .uint16: return 2
+        case .int8, .uint8, .bool: return 1
+        }
+    }
 
     /// Rounds a double to what this dtype can hold (float32 rounding for `float32`).
     @inlinable
     public func cast(_ value: Double) -> Double {
         switch self {
         case .float32: return Double(Float(value))
+        case .float16: return Self.float16(value)
         case .float64: return value
         default: return value.rounded(.towardZero)
         }
@@ -22,9 +35,17 @@ public enum BoxDType: String, Sendable, Equatable {
         case .int16: return Double(Int16.min)...Double(Int16.max)
         case .int8: return Double(Int8.min)...Double(Int8.max)
         case .uint8: return 0...255
+        case .uint16: return 0...Double(UInt16.max)
+        case .uint32: return 0...Double(UInt32.max)
+        case .uint64: return 0...Double(UInt64.max)
+        case .bool: return 0...1
         default: return nil
         }
     }
+
+    /// A double rounded to binary16 (IEEE 754 half precision).
+    @usableFromInline
+    static func float16(_ value: Double) -> Double { Double(Float16(value)) }
 }
 
 /// A box in R^n: every element between `low` and `high` (which may be infinite).

@@ -19,10 +19,22 @@ extension RenderableEnvironment {
     }
 }
 
+/// An environment whose frame comes from outside (a bridged environment's worker), of a size
+/// known only once drawn, and whose drawing can fail.
+public protocol FrameSourceEnvironment: Environment {
+    func currentFrame() throws(GymError) -> Canvas
+}
+
 extension WrappedEnvironment {
     /// The frame of the current state, or why there is none: an environment that cannot draw, or
     /// one that has not been reset yet.
     public func renderFrame() throws(GymError) -> Canvas {
+        if let source = env as? any FrameSourceEnvironment {
+            guard hasReset else {
+                throw GymError("Cannot render \(id) before calling env.reset(): reset the environment first")
+            }
+            return try source.currentFrame()
+        }
         guard let drawable = env as? any RenderableEnvironment else {
             throw GymError("\(id) has no rgb_array render")
         }

@@ -83,7 +83,7 @@ struct BatchRoutes: Sendable {
             let (message, status): (String, Int) =
                 switch error {
                 case let error as APIError: (error.message, Int(error.status.code))
-                case let error as GymError: (error.message, 400)
+                case let error as GymError: (error.message, error.status)
                 case let error as InstanceLookupError: (error.message, 400)
                 default: ("\(error)", 400)
                 }

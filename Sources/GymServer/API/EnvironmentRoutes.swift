@@ -32,15 +32,25 @@ struct EnvironmentRoutes: Sendable {
         route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make; num_envs and autoreset_mode make a vector instance, as gymnasium.make_vec). Returns {instance_id}.") { request, context in
             let json = try await body.object(request, context)
             let envID = try RequestJSON.required(json, "env_id")
-            return try routes.create(envID: envID, body: json, owner: context.owner, status: .ok)
+            return try await routes.create(envID: envID, body: json, owner: context.owner, status: .ok)
         }
         route(.post, "/v1/envs/create/", "Create Environment from {\"environment\": \"CartPole-v0\"}. Returns 201 {instance_id}.") { request, context in
             let json = try await body.object(request, context)
             let envID = try RequestJSON.required(json, "environment")
-            return try routes.create(envID: envID, body: json, owner: context.owner, status: .created)
+            return try await routes.create(envID: envID, body: json, owner: context.owner, status: .created)
         }
         route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}.") { _, context in
             .json(["all_envs": .object(manager.list(for: context.owner).mapValues(JSON.string))])
+        }
+        route(.get, "/v1/registry", "Every id this server can make: {envs: [{id, backend: native | bridged, max_episode_steps}]}. Bridged ids (--python) are Gymnasium's made by Python workers; create with backend: gymnasium forces the bridged one of a native id.") { _, _ in
+            let listing = try await manager.registryListing()
+            let envs: [JSON] = listing.map { entry in
+                .object([
+                    "id": .string(entry.id), "backend": .string(entry.backend == .native ? "native" : "bridged"),
+                    "max_episode_steps": entry.maxEpisodeSteps.map(JSON.int) ?? .null,
+                ])
+            }
+            return .json(["envs": .array(envs)])
         }
         route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
             let instance = try routes.instance(context)
@@ -62,10 +72,10 @@ struct EnvironmentRoutes: Sendable {
             switch request.uri.queryParameters.get("mode") ?? "rgb_array" {
             case "rgb_array", "png":
                 var buffer = ByteBuffer()
-                buffer.writeBytes(try instance.renderPNG())
+                buffer.writeBytes(try await instance.renderPNG())
                 return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"], body: .init(byteBuffer: buffer))
             case "ansi":
-                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: try instance.renderANSI())))
+                return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: try await instance.renderANSI())))
             case let mode:
                 throw APIError("Unknown render mode '\(mode.prefix(40))': use rgb_array (the default) or ansi")
             }
@@ -243,14 +253,14 @@ struct EnvironmentRoutes: Sendable {
     }
 
     /// What create takes: its id's name, and the rest.
-    static let createParameters: Set<String> = ["seed", "kwargs", "num_envs", "autoreset_mode", "api_key", "token"]
+    static let createParameters: Set<String> = ["seed", "kwargs", "num_envs", "autoreset_mode", "backend", "api_key", "token"]
 
-    func create(envID: JSON, body: [String: JSON]?, owner: Owner?, status: HTTPResponse.Status) throws -> Response {
+    func create(envID: JSON, body: [String: JSON]?, owner: Owner?, status: HTTPResponse.Status) async throws -> Response {
         guard let id = envID.stringValue else {
             throw APIError("Attempted to look up malformed environment ID '\(JSONWriter.shortString(envID))'")
         }
         if let unknown = body?.keys.sorted().first(where: { !Self.createParameters.contains($0) && $0 != "env_id" && $0 != "environment" }) {
-            throw APIError("Unknown parameter '\(unknown.prefix(80))': create takes env_id (or environment), seed, kwargs, num_envs and autoreset_mode")
+            throw APIError("Unknown parameter '\(unknown.prefix(80))': create takes env_id (or environment), seed, kwargs, num_envs, autoreset_mode and backend")
         }
         let seed = try RequestJSON.seed(body)
         let kwargs = try RequestJSON.object(body, "kwargs") ?? [:]
@@ -271,7 +281,15 @@ struct EnvironmentRoutes: Sendable {
             }
             mode = parsed
         }
-        let instance = try manager.create(envID: id, seed: seed, kwargs: kwargs, owner: owner, numEnvs: numEnvs, autoresetMode: mode)
+        var backend: EnvironmentManager.Backend?
+        if let value = RequestJSON.optional(body, "backend") {
+            guard let name = value.stringValue, let parsed = EnvironmentManager.Backend(rawValue: name) else {
+                throw APIError("Parameter 'backend' must be native or gymnasium, got \(JSONWriter.shortString(value))")
+            }
+            backend = parsed
+        }
+        let instance = try await manager.createInstance(
+            envID: id, seed: seed, kwargs: kwargs, owner: owner, numEnvs: numEnvs, autoresetMode: mode, backend: backend)
         return .json(["instance_id": .string(instance.id)], status: status)
     }
 

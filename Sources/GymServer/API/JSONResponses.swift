@@ -15,7 +15,7 @@ struct APIError: HTTPResponseError {
         self.headers = headers
     }
 
-    init(_ error: GymError) { self.init(error.message) }
+    init(_ error: GymError) { self.init(error.message, status: HTTPResponse.Status(code: error.status)) }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = Response.json(["message": .string(message), "error": .string(message)], status: status)

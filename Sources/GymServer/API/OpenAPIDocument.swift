@@ -5,7 +5,7 @@
 /// docs/openapi.json, the OpenAPI 3.1 description of the API port, built into the binary.
 enum OpenAPIDocument {
     /// The start of the SHA-256 of the file: its entity tag.
-    static let digest = "99b24663233c6a172c68"
+    static let digest = "d2aa8116055db4bda978"
     static let text = #"""
 {
   "openapi": "3.1.0",
@@ -83,6 +83,7 @@ enum OpenAPIDocument {
               "Close": {"$ref": "#/components/links/CloseCreated"}
             }
           },
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "413": {"$ref": "#/components/responses/ContentTooLarge"},
@@ -155,6 +156,7 @@ enum OpenAPIDocument {
               "Close": {"$ref": "#/components/links/CloseCreated"}
             }
           },
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "413": {"$ref": "#/components/responses/ContentTooLarge"},
@@ -203,6 +205,7 @@ enum OpenAPIDocument {
               "Close": {"$ref": "#/components/links/CloseSame"}
             }
           },
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NoRoute"},
@@ -251,6 +254,7 @@ enum OpenAPIDocument {
               "Close": {"$ref": "#/components/links/CloseSame"}
             }
           },
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NoRoute"},
@@ -286,6 +290,7 @@ enum OpenAPIDocument {
               }
             }
           },
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NoRoute"}
@@ -691,6 +696,44 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/v1/registry": {
+      "get": {
+        "tags": ["server"],
+        "operationId": "getRegistry",
+        "summary": "Every environment id this server can make",
+        "description": "The native ids (the server's own environments), then, with --python, every id that Python's Gymnasium can make that the server lacks (bridged: served by Python worker processes).",
+        "responses": {
+          "200": {
+            "description": "The ids.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": ["envs"],
+                  "properties": {
+                    "envs": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "required": ["id", "backend", "max_episode_steps"],
+                        "properties": {
+                          "id": {"type": "string"},
+                          "backend": {"type": "string", "enum": ["native", "bridged"]},
+                          "max_episode_steps": {"type": ["integer", "null"]}
+                        }
+                      }
+                    }
+                  }
+                },
+                "example": {"envs": [{"id": "CartPole-v1", "backend": "native", "max_episode_steps": 500}, {"id": "LunarLander-v3", "backend": "bridged", "max_episode_steps": 1000}]}
+              }
+            }
+          },
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "503": {"$ref": "#/components/responses/WorkerUnavailable"}
+        }
+      }
+    },
     "/v1/help": {
       "get": {
         "tags": ["server"],
@@ -879,6 +922,15 @@ enum OpenAPIDocument {
           }
         }
       },
+      "WorkerUnavailable": {
+        "description": "A bridged environment's Python worker died or did not answer within --worker-timeout (or could not start): reset the instance to start a new worker, or close it.",
+        "content": {
+          "application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"},
+            "example": {"error": "The Python worker (pid 8140) died during step (killed by signal 9, SIGKILL). Reset the instance to start a new worker, or close it", "message": "The Python worker (pid 8140) died during step (killed by signal 9, SIGKILL). Reset the instance to start a new worker, or close it"}
+          }
+        }
+      },
       "Unauthorized": {
         "description": "API keys are on and the request carries no key, or one that is not valid.",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
@@ -1000,6 +1052,7 @@ enum OpenAPIDocument {
           "kwargs": {"anyOf": [{"$ref": "#/components/schemas/Kwargs"}, {"type": "null"}]},
           "num_envs": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "Makes a vector instance of this many sub-environments (at most `--max-num-envs`, 4096 by default)."},
           "autoreset_mode": {"type": "string", "enum": ["next_step", "same_step", "disabled", "NextStep", "SameStep", "Disabled"], "description": "A vector instance's autoreset mode (Gymnasium's AutoresetMode); needs num_envs. Default next_step."},
+          "backend": {"type": "string", "enum": ["native", "gymnasium"], "description": "Which implementation serves the id: by default the server's own when it has one, else Gymnasium's through a Python worker (--python); gymnasium forces the bridged one."},
           "api_key": {"type": "string", "description": "An API key, for clients that cannot set headers."},
           "token": {"type": "string", "description": "An API key, under osim-rl-grader's name."}
         },
@@ -1015,6 +1068,7 @@ enum OpenAPIDocument {
           "kwargs": {"anyOf": [{"$ref": "#/components/schemas/Kwargs"}, {"type": "null"}]},
           "num_envs": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "Makes a vector instance of this many sub-environments (at most `--max-num-envs`, 4096 by default)."},
           "autoreset_mode": {"type": "string", "enum": ["next_step", "same_step", "disabled", "NextStep", "SameStep", "Disabled"], "description": "A vector instance's autoreset mode (Gymnasium's AutoresetMode); needs num_envs. Default next_step."},
+          "backend": {"type": "string", "enum": ["native", "gymnasium"], "description": "Which implementation serves the id: by default the server's own when it has one, else Gymnasium's through a Python worker (--python); gymnasium forces the bridged one."},
           "api_key": {"type": "string", "description": "An API key, for clients that cannot set headers."},
           "token": {"type": "string", "description": "An API key, under osim-rl-grader's name."}
         },

@@ -144,7 +144,7 @@ struct GymieSession: Sendable {
     }
 
     private func call(_ method: Method, _ params: [String: JSON], wrongParameters: Reply, ordered: PythonLiteral.Value?) async throws -> Reply {
-        if method == .make { return try make(params, wrongParameters: wrongParameters, ordered: ordered) }
+        if method == .make { return try await make(params, wrongParameters: wrongParameters, ordered: ordered) }
         guard let id = params["instance_id"] else { return wrongParameters }
         guard let instanceID = id.stringValue else {
             return .close(.dataInconsistentWithMessage, "Instance `\(Self.shown(id, "instance_id", ordered))` not found")
@@ -184,19 +184,19 @@ struct GymieSession: Sendable {
         }
     }
 
-    private func make(_ params: [String: JSON], wrongParameters: Reply, ordered: PythonLiteral.Value?) throws -> Reply {
+    private func make(_ params: [String: JSON], wrongParameters: Reply, ordered: PythonLiteral.Value?) async throws -> Reply {
         guard let envJSON = params["env_id"] else { return wrongParameters }
         guard let envID = envJSON.stringValue, Registry.isWellFormed(envID) else {
             return .close(.dataInconsistentWithMessage, "Environment `\(Self.shown(envJSON, "env_id", ordered))` is malformed")
         }
-        guard (try? manager.registry.spec(for: envID)) != nil else {
+        guard (try? manager.registry.spec(for: envID)) != nil || manager.bridge != nil else {
             return .close(.dataInconsistentWithMessage, "Environment `\(envID)` not found")
         }
         guard let seed = Self.seed(params["seed"]), let kwargs = Self.object(params["kwargs"]) else { return wrongParameters }
         let instance: EnvironmentInstance
         do {
-            instance = try manager.create(envID: envID, seed: seed.value, kwargs: kwargs.value ?? [:], owner: owner, idStyle: .long)
-        } catch is GymError {
+            instance = try await manager.createInstance(envID: envID, seed: seed.value, kwargs: kwargs.value ?? [:], owner: owner, idStyle: .long)
+        } catch let error as GymError where error.status == 400 {
             // Arguments the environment does not take (Gymie: a TypeError of gym.make).
             return wrongParameters
         }

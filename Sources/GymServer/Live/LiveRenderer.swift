@@ -85,7 +85,7 @@ final class LiveRenderer: Sendable {
             // (a client that renders with render: true keeps it current by itself).
             // (The last viewer may have left before this loop is cancelled: then draw nothing.)
             if frames.hasViewers(instanceID), let count = instance.stateWithoutFrame, count > frames.latestStateCount(instanceID) ?? -1,
-                let frame = try? instance.renderLiveFrame(), frames.hasViewers(instanceID)
+                let frame = try? await instance.renderLiveFrame(), frames.hasViewers(instanceID)
             {
                 frames.publish(instanceID, frame: frame)
             }

@@ -53,7 +53,7 @@ import Testing
                 compare(.object(info), fields[4], "reset info")
             } else {
                 let action = try env.actionSpace.value(from: RolloutReplay.unfloat32(fields[0]))
-                let result = env.step(action)
+                let result = try env.step(action)
                 steps += 1
                 compare(env.observationSpace.json(result.observation), fields[1], "observation")
                 compare(.double(result.reward), fields[2], "reward")

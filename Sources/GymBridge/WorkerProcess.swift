@@ -1,0 +1,421 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CGymSystem
+import Foundation
+import GymCore
+import Synchronization
+
+/// How gym-server starts workers: the Python, the modules it imports, the time limits.
+public struct WorkerConfiguration: Sendable {
+    /// The Python with gymnasium installed (`--python`): a path, or a name looked up on PATH.
+    public var python: String
+    /// Modules that register extra ids (`--python-import`).
+    public var imports: [String]
+    /// Seconds a request may take before the worker is taken for hung (`--worker-timeout`).
+    public var requestTimeout: Double
+    /// Seconds start-up (imports) and `make` may take.
+    public var startTimeout: Double
+    /// Extra environment variables for workers (tests set PYTHONPATH through their own environment).
+    public var environment: [String: String]
+
+    public init(python: String, imports: [String] = [], requestTimeout: Double = 30, startTimeout: Double = 60, environment: [String: String] = [:]) {
+        self.python = python
+        self.imports = imports
+        self.requestTimeout = requestTimeout
+        self.startTimeout = max(startTimeout, requestTimeout)
+        self.environment = environment
+    }
+}
+
+/// One message of the protocol (PROTOCOL.md §2): a kind letter and its payload.
+public struct WorkerMessage: Sendable {
+    public var kind: UInt8
+    public var payload: [UInt8]
+
+    public static let hello = UInt8(ascii: "H"), ok = UInt8(ascii: "K"), error = UInt8(ascii: "E")
+    public static let list = UInt8(ascii: "L"), make = UInt8(ascii: "M"), reset = UInt8(ascii: "R"), step = UInt8(ascii: "S")
+    public static let render = UInt8(ascii: "F"), sample = UInt8(ascii: "A"), ping = UInt8(ascii: "P"), close = UInt8(ascii: "C")
+}
+
+/// A worker process (`gym_server_worker.py` run by the configured Python), its pipes and its
+/// stderr. Every method blocks its thread on the pipes: callers run them on threads of their own
+/// (`WorkerThread`), never on Swift's cooperative pool. One request at a time (the caller
+/// serialises); a worker that times out or dies is killed and never used again.
+public final class WorkerProcess: @unchecked Sendable {
+    // @unchecked: the descriptors and the read buffer are touched only by the one thread that
+    // holds the request (the caller's serial queue); `failure` and the stderr tail are locked.
+    public let pid: pid_t
+    private let requestFD: Int32
+    private let answerFD: Int32
+    private var buffer = [UInt8](repeating: 0, count: 65536)
+    private var buffered = 0..<0
+    private let state = Mutex<(failure: String?, reaped: Bool, status: Int32)>((nil, false, 0))
+    private let stderrTail = StderrTail()
+    public let configuration: WorkerConfiguration
+    /// The hello's fields (python, gymnasium and numpy versions).
+    public private(set) var hello: [String: JSON] = [:]
+
+    /// Starts a worker and waits for its hello. Throws `.unavailable` if Python cannot be run or
+    /// the worker does not come up, with what it said on stderr.
+    public init(_ configuration: WorkerConfiguration) throws(GymError) {
+        self.configuration = configuration
+        var toWorker: [Int32] = [0, 0]
+        var fromWorker: [Int32] = [0, 0]
+        var errors: [Int32] = [0, 0]
+        guard gym_pipe_cloexec(&toWorker) == 0 else { throw GymError.unavailable("Could not make a pipe for a Python worker: \(Self.errnoText())") }
+        guard gym_pipe_cloexec(&fromWorker) == 0 else {
+            close(toWorker[0]); close(toWorker[1])
+            throw GymError.unavailable("Could not make a pipe for a Python worker: \(Self.errnoText())")
+        }
+        guard gym_pipe_cloexec(&errors) == 0 else {
+            for fd in toWorker + fromWorker { close(fd) }
+            throw GymError.unavailable("Could not make a pipe for a Python worker: \(Self.errnoText())")
+        }
+        var arguments = [configuration.python, "-u", "-c", WorkerScript.text]
+        for module in configuration.imports { arguments += ["--import", module] }
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in configuration.environment { environment[key] = value }
+        let spawned = Self.spawn(arguments: arguments, environment: environment, stdin: toWorker[0], stdout: fromWorker[1], stderr: errors[1])
+        close(toWorker[0]); close(fromWorker[1]); close(errors[1])
+        guard case .success(let pid) = spawned else {
+            close(toWorker[1]); close(fromWorker[0]); close(errors[0])
+            if case .failure(let failure) = spawned { throw GymError.unavailable(failure.message) }
+            throw GymError.unavailable("Could not start \(configuration.python)")
+        }
+        self.pid = pid
+        self.requestFD = toWorker[1]
+        self.answerFD = fromWorker[0]
+        _ = fcntl(requestFD, F_SETFL, fcntl(requestFD, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(answerFD, F_SETFL, fcntl(answerFD, F_GETFL) | O_NONBLOCK)
+        stderrTail.drain(errors[0])
+        let first: WorkerMessage
+        do {
+            first = try receive(timeout: configuration.startTimeout, doing: "start")
+        } catch {
+            stop()
+            throw error
+        }
+        if first.kind == WorkerMessage.error {
+            let message = Self.errorMessage(first.payload)
+            stop()
+            throw GymError.unavailable("The Python worker could not start: \(message)")
+        }
+        guard first.kind == WorkerMessage.hello, let hello = (try? JSONParser.parse(first.payload))?.objectValue,
+            hello["protocol"]?.intValue == 1
+        else {
+            stop()
+            throw GymError.unavailable("The Python worker speaks another protocol (gym-server speaks version 1)")
+        }
+        self.hello = hello
+    }
+
+    deinit {
+        stop()
+    }
+
+    // MARK: requests
+
+    /// Sends one request and returns the `K` answer's payload. An `E` answer throws its `error`
+    /// text as a 400 (the environment raised); a death or a timeout throws `.unavailable` and
+    /// leaves the worker killed.
+    public func request(_ kind: UInt8, _ payload: [UInt8] = [], timeout: Double? = nil) throws(GymError) -> [UInt8] {
+        if let failure = state.withLock({ $0.failure }) { throw GymError.unavailable(failure) }
+        let name = Self.requestName(kind)
+        var message = [UInt8]()
+        message.reserveCapacity(5 + payload.count)
+        withUnsafeBytes(of: UInt32(payload.count + 1).littleEndian) { message.append(contentsOf: $0) }
+        message.append(kind)
+        message.append(contentsOf: payload)
+        let deadline = Self.now() + (timeout ?? configuration.requestTimeout)
+        try send(message, deadline: deadline, doing: name)
+        let answer = try receive(deadline: deadline, doing: name)
+        switch answer.kind {
+        case WorkerMessage.ok: return answer.payload
+        case WorkerMessage.error: throw GymError(Self.errorMessage(answer.payload))
+        default:
+            throw fail("The Python worker answered \(name) with an unknown message kind \(answer.kind)")
+        }
+    }
+
+    private func send(_ message: [UInt8], deadline: Double, doing name: String) throws(GymError) {
+        var sent = 0
+        while sent < message.count {
+            let n = message.withUnsafeBytes { write(requestFD, $0.baseAddress! + sent, message.count - sent) }
+            if n > 0 {
+                sent += n
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                try wait(for: requestFD, events: Int16(POLLOUT), deadline: deadline, doing: name)
+                continue
+            }
+            throw died(doing: name)
+        }
+    }
+
+    private func receive(timeout: Double, doing name: String) throws(GymError) -> WorkerMessage {
+        try receive(deadline: Self.now() + timeout, doing: name)
+    }
+
+    /// Reads one message: the 4-byte length, the kind, the payload.
+    private func receive(deadline: Double, doing name: String) throws(GymError) -> WorkerMessage {
+        try fill(4, deadline: deadline, doing: name)
+        let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: buffered.lowerBound, as: UInt32.self))) }
+        guard length >= 1 else { throw fail("The Python worker sent an empty message") }
+        try fill(4 + length, deadline: deadline, doing: name)
+        let start = buffered.lowerBound
+        let message = WorkerMessage(kind: buffer[start + 4], payload: Array(buffer[(start + 5)..<(start + 4 + length)]))
+        buffered = (start + 4 + length)..<buffered.upperBound
+        return message
+    }
+
+    /// Reads until `count` bytes are buffered, growing the buffer for large answers (frames).
+    private func fill(_ count: Int, deadline: Double, doing name: String) throws(GymError) {
+        if buffered.count >= count { return }
+        if buffered.lowerBound + count > buffer.count {
+            // Move what is buffered to the front, and grow if it still does not fit.
+            let pending = Array(buffer[buffered])
+            if count > buffer.count { buffer = [UInt8](repeating: 0, count: max(count, buffer.count * 2)) }
+            buffer.replaceSubrange(0..<pending.count, with: pending)
+            buffered = 0..<pending.count
+        }
+        while buffered.count < count {
+            let end = buffered.upperBound
+            let n = buffer.withUnsafeMutableBytes { read(answerFD, $0.baseAddress! + end, $0.count - end) }
+            if n > 0 {
+                buffered = buffered.lowerBound..<(end + n)
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                try wait(for: answerFD, events: Int16(POLLIN), deadline: deadline, doing: name)
+                continue
+            }
+            throw died(doing: name)
+        }
+    }
+
+    private func wait(for fd: Int32, events: Int16, deadline: Double, doing name: String) throws(GymError) {
+        while true {
+            let remaining = deadline - Self.now()
+            if remaining <= 0 {
+                throw fail("The Python worker (pid \(pid)) did not answer \(name) within \(Self.seconds(configuration.requestTimeout)) s (--worker-timeout): it was stopped. Reset the instance to start a new worker, or close it")
+            }
+            var descriptor = pollfd(fd: fd, events: events, revents: 0)
+            let ready = poll(&descriptor, 1, Int32(min(remaining * 1000, 1_000_000)) + 1)
+            if ready > 0 { return }
+            if ready < 0 && errno != EINTR { throw died(doing: name) }
+        }
+    }
+
+    /// The worker is gone: reap it and say how it ended, with its last words on stderr.
+    private func died(doing name: String) -> GymError {
+        let status = reap(waiting: 2)
+        var message = "The Python worker (pid \(pid)) died during \(name)"
+        if let status { message += Self.describe(status) }
+        stderrTail.waitForEnd(seconds: 0.2)
+        let tail = stderrTail.lines()
+        if !tail.isEmpty { message += "; its last words on stderr: " + tail.suffix(5).joined(separator: " | ") }
+        message += ". Reset the instance to start a new worker, or close it"
+        return fail(message)
+    }
+
+    /// Marks the worker failed for good and kills it.
+    private func fail(_ message: String) -> GymError {
+        state.withLock { if $0.failure == nil { $0.failure = message } }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        _ = reap(waiting: 5)
+        return GymError.unavailable(message)
+    }
+
+    /// Whether the worker is known dead or hung.
+    public var hasFailed: Bool { state.withLock { $0.failure != nil } }
+
+    // MARK: ending
+
+    /// Ends the worker: `C`, a short wait for it to exit, then SIGTERM and SIGKILL to its process
+    /// group; always reaped. Idempotent.
+    public func stop() {
+        let (alreadyDone, failed) = state.withLock { state -> (Bool, Bool) in
+            let failed = state.failure != nil
+            if !failed { state.failure = "The Python worker was stopped" }
+            return (state.reaped, failed)
+        }
+        if !alreadyDone {
+            if !failed {
+                let close = [UInt8]([1, 0, 0, 0, WorkerMessage.close])
+                _ = close.withUnsafeBytes { write(requestFD, $0.baseAddress!, 4 + 1) }
+            }
+            if reap(waiting: 2) == nil {
+                kill(-pid, SIGTERM)
+                kill(pid, SIGTERM)
+                if reap(waiting: 1) == nil {
+                    kill(-pid, SIGKILL)
+                    kill(pid, SIGKILL)
+                    _ = reap(waiting: 5)
+                }
+            }
+            // Whatever the environment started in its process group goes too.
+            kill(-pid, SIGKILL)
+        }
+        closeDescriptors()
+    }
+
+    private let descriptorsClosed = Atomic<Bool>(false)
+
+    private func closeDescriptors() {
+        guard !descriptorsClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        close(requestFD)
+        close(answerFD)
+    }
+
+    /// Waits up to `seconds` for the worker to exit; its wait status, or nil if it still runs.
+    @discardableResult
+    private func reap(waiting seconds: Double) -> Int32? {
+        if let status = state.withLock({ $0.reaped ? $0.status : nil }) { return status }
+        let deadline = Self.now() + seconds
+        while true {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result < 0 && errno == ECHILD) {
+                state.withLock {
+                    $0.reaped = true
+                    $0.status = status
+                }
+                return status
+            }
+            if Self.now() >= deadline { return nil }
+            usleep(2000)
+        }
+    }
+
+    // MARK: helpers
+
+    private static func spawn(arguments: [String], environment: [String: String], stdin: Int32, stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnFailure> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Its own process group (a terminal's Ctrl-C does not reach it; kill(-pid) ends all it
+        // started), default signal handling and no blocked signals whatever this thread has.
+        var all = sigset_t()
+        sigfillset(&all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            return .failure(SpawnFailure(message: "Could not start the Python worker with \(arguments[0]): \(String(cString: strerror(result)))"))
+        }
+        return .success(pid)
+    }
+
+    struct SpawnFailure: Error { let message: String }
+
+    static func errorMessage(_ payload: [UInt8]) -> String {
+        if let error = (try? JSONParser.parse(payload))?["error"]?.stringValue { return error }
+        return String(decoding: payload.prefix(500), as: UTF8.self)
+    }
+
+    private static func requestName(_ kind: UInt8) -> String {
+        switch kind {
+        case WorkerMessage.list: return "list"
+        case WorkerMessage.make: return "make"
+        case WorkerMessage.reset: return "reset"
+        case WorkerMessage.step: return "step"
+        case WorkerMessage.render: return "render"
+        case WorkerMessage.sample: return "sample"
+        case WorkerMessage.ping: return "ping"
+        case WorkerMessage.close: return "close"
+        default: return "a request"
+        }
+    }
+
+    private static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7F
+        if signal == 0 { return " (exit status \((status >> 8) & 0xFF))" }
+        return " (killed by signal \(signal)\(signal == SIGKILL ? ", SIGKILL" : signal == SIGSEGV ? ", SIGSEGV" : ""))"
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    private static func seconds(_ x: Double) -> String {
+        x == x.rounded() ? String(Int(x)) : String(x)
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// The last lines a worker wrote on stderr, read by a thread of its own so that a chatty
+/// environment never blocks on a full pipe.
+final class StderrTail: Sendable {
+    private let tail = Mutex<[String]>([])
+    private let ended = Atomic<Bool>(false)
+    static let kept = 20
+
+    /// Waits a little for the pipe's end (the worker's last lines after its death).
+    func waitForEnd(seconds: Double) {
+        let deadline = WorkerProcess.now() + seconds
+        while !ended.load(ordering: .acquiring) && WorkerProcess.now() < deadline { usleep(2000) }
+    }
+
+    func drain(_ fd: Int32) {
+        let thread = Thread { [self] in
+            var pending = [UInt8]()
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                pending.append(contentsOf: chunk[0..<n])
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    add(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+                if pending.count > 4096 {
+                    add(String(decoding: pending, as: UTF8.self))
+                    pending.removeAll()
+                }
+            }
+            if !pending.isEmpty { add(String(decoding: pending, as: UTF8.self)) }
+            close(fd)
+            ended.store(true, ordering: .releasing)
+        }
+        thread.name = "gym-worker-stderr"
+        thread.start()
+    }
+
+    private func add(_ line: String) {
+        guard !line.isEmpty else { return }
+        tail.withLock {
+            $0.append(line)
+            if $0.count > Self.kept { $0.removeFirst($0.count - Self.kept) }
+        }
+    }
+
+    func lines() -> [String] { tail.withLock { $0 } }
+}

@@ -1,0 +1,363 @@
+import Foundation
+import GymBridge
+import Synchronization
+import GymCore
+import GymServer
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bridge's Python: GYM_TEST_PYTHON names one with gymnasium, box2d and pygame. Tests that
+/// need it are skipped (and say so) without it.
+enum BridgeTestPython {
+    static let path: String? = ProcessInfo.processInfo.environment["GYM_TEST_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
+    static var available: Bool { path != nil }
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let testsFolder = repository.appendingPathComponent("bridge/tests").path
+
+    /// Workers that import the test environments (`GymServerTest/*`).
+    static func configuration(timeout: Double = 30) -> WorkerConfiguration {
+        WorkerConfiguration(
+            python: path ?? "python3", imports: ["gym_server_test_envs"], requestTimeout: timeout,
+            environment: ["PYTHONPATH": testsFolder])
+    }
+
+    /// In-process Gymnasium's episode (bridge/tests/reference_episode.py).
+    static func reference(_ envID: String, seed: Int, actions: [JSON]) throws -> JSON {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path ?? "/usr/bin/python3")
+        let request: JSON = ["env_id": .string(envID), "seed": .int(seed), "actions": .array(actions), "imports": ["gym_server_test_envs"]]
+        process.arguments = [testsFolder + "/reference_episode.py", JSONWriter.string(request)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = testsFolder
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return try JSONParser.parse(data)
+    }
+
+    /// Live children of this process that run the worker.
+    static func workerPIDs() -> [pid_t] {
+        let me = getpid()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(pid_t.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 2, fields[0] != "Z", Int32(fields[1]) == me else { return false }
+            let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            return cmdline.contains("gym-server's Python worker")
+        }
+    }
+
+    static func workerCount() -> Int { workerPIDs().count }
+}
+
+@Suite("The bridge without Python: the embedded worker and the wire layout")
+struct BridgeWireTests {
+    @Test("the embedded worker equals bridge/gym_server_worker.py")
+    func embeddedWorker() throws {
+        let file = BridgeTestPython.repository.appendingPathComponent("bridge/gym_server_worker.py")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        #expect(WorkerScript.text == text, "run scripts/embed_web.py")
+    }
+
+    @Test("Tuple(Discrete int16 start -3, Dict(mode, position), Box uint8) and float16, uint16: descriptions and raw values both ways")
+    func layouts() throws {
+        let description: JSON = [
+            "type": "Tuple", "size": 30,
+            "spaces": [
+                ["type": "Discrete", "n": 7, "start": -3, "dtype": "int16", "size": 2],
+                [
+                    "type": "Dict", "keys": ["mode", "position"], "size": 16,
+                    "spaces": [
+                        ["type": "Discrete", "n": 3, "start": 0, "dtype": "int64", "size": 8],
+                        ["type": "Box", "dtype": "float32", "shape": [2], "low": [-10, -10], "high": [10, 10], "size": 8],
+                    ],
+                ],
+                ["type": "Box", "dtype": "uint8", "shape": [2, 2, 3], "low": .array(Array(repeating: 0, count: 12)), "high": .array(Array(repeating: 255, count: 12)), "size": 12],
+            ],
+        ]
+        let wire = try WireSpace(description: description)
+        #expect(wire.byteCount == 30)
+        let value = SpaceValue.tuple([.int(-2), .dict(["mode": .int(1), "position": .floats([0.5, -0.25])]), .ints(Array(0..<12))])
+        #expect(wire.space.contains(value))
+        var bytes: [UInt8] = []
+        try wire.encode(value, into: &bytes)
+        #expect(bytes.count == 30)
+        #expect(Array(bytes[0..<2]) == [0xFE, 0xFF])
+        #expect(Array(bytes[10..<14]) == [0x00, 0x00, 0x00, 0x3F])
+        var offset = 0
+        let back = try bytes.withUnsafeBytes { (raw) throws(GymError) in try wire.decode(raw, offset: &offset) }
+        #expect(back == value)
+        #expect(offset == 30)
+
+        let half = try WireSpace(description: ["type": "Box", "dtype": "float16", "shape": [3], "low": [.double(-Double.infinity), 0, 0], "high": [.double(Double.infinity), 1, 1], "size": 6])
+        var halfBytes: [UInt8] = []
+        try half.encode(.floats([0.1, 1, -2]), into: &halfBytes)
+        var halfOffset = 0
+        let halfBack = try halfBytes.withUnsafeBytes { (raw) throws(GymError) in try half.decode(raw, offset: &halfOffset) }
+        #expect(halfBack == SpaceValue.floats([0.0999755859375, 1, -2]))
+        let wide = try WireSpace(description: ["type": "Box", "dtype": "uint16", "shape": [2, 2], "low": [0, 0, 0, 0], "high": [65535, 65535, 65535, 65535], "size": 8])
+        var wideBytes: [UInt8] = []
+        try wide.encode(.ints([0, 1, 65535, 300]), into: &wideBytes)
+        #expect(wideBytes == [0, 0, 1, 0, 0xFF, 0xFF, 0x2C, 0x01])
+    }
+}
+
+@Suite("Bridged environments: Gymnasium through Python workers", .serialized, .enabled(if: BridgeTestPython.available, "set GYM_TEST_PYTHON to a Python with gymnasium, box2d and pygame"))
+struct BridgeTests {
+    func harness(timeout: Double = 30, limits: ServerLimits = ServerLimits()) -> APIHarness {
+        APIHarness(limits: limits, bridge: PythonBridge(configuration: BridgeTestPython.configuration(timeout: timeout)))
+    }
+
+    /// Steps `envID` through the API and through in-process Gymnasium with the same seed and
+    /// actions: the same observations, rewards and flags.
+    func expectSameEpisode(_ envID: String, seed: Int, actions: [JSON]) async throws {
+        let reference = try BridgeTestPython.reference(envID, seed: seed, actions: actions)
+        let steps = reference["steps"]?.arrayValue ?? []
+        #expect(steps.count > 5)
+        try await harness().run { api in
+            let id = try await api.create(envID)
+            let reset = try await api.post("/v1/envs/\(id)/reset/", ["seed": .int(seed)])
+            #expect(reset.status == .ok, "\(reset.json)")
+            #expect(reset.json["observation"] == reference["reset"]?["observation"], "\(envID) reset")
+            #expect(reset.json["info"] == reference["reset"]?["info"])
+            for (index, expected) in steps.enumerated() {
+                let answer = try await api.post("/v1/envs/\(id)/step/", ["action": actions[index]])
+                #expect(answer.status == .ok, "\(answer.json)")
+                #expect(answer.json["observation"] == expected["observation"], "\(envID) step \(index) observation")
+                #expect(answer.json["reward"]?.doubleValue == expected["reward"]?.doubleValue, "\(envID) step \(index) reward")
+                #expect(answer.json["terminated"] == expected["terminated"], "\(envID) step \(index)")
+                #expect(answer.json["truncated"] == expected["truncated"], "\(envID) step \(index)")
+                let done = expected["terminated"]?.boolValue == true || expected["truncated"]?.boolValue == true
+                #expect(answer.json["done"] == .bool(done))
+                if expected["truncated"]?.boolValue == true && expected["terminated"]?.boolValue == false {
+                    #expect(answer.json["info"]?["TimeLimit.truncated"] == .bool(true))
+                }
+            }
+            #expect(try await api.post("/v1/envs/\(id)/close/").status == .ok)
+        }
+    }
+
+    @Test("LunarLander-v3: the same observations, rewards and flags as in-process Gymnasium")
+    func lunarLander() async throws {
+        var generator = RandomGenerator(seed: 11)
+        let actions = (0..<120).map { _ in JSON.int(Int(generator.integers(in: Int64(0)..<Int64(4)))) }
+        try await expectSameEpisode("LunarLander-v3", seed: 3, actions: actions)
+    }
+
+    @Test("a Dict observation and a Box action, registered with --python-import: the same as in-process, time limit included")
+    func dictBox() async throws {
+        var generator = RandomGenerator(seed: 5)
+        let actions = (0..<30).map { _ in JSON.array([.double(generator.uniform(low: -1, high: 1)), .double(generator.uniform(low: -1, high: 1))]) }
+        try await expectSameEpisode("GymServerTest/DictBox-v0", seed: 1, actions: actions)
+    }
+
+    @Test("spaces, registry, backend: gymnasium, frames and a monitor video")
+    func framesAndVideo() async throws {
+        let harness = harness()
+        try await harness.run { api in
+            let registry = try await api.get("/v1/registry")
+            let document = try OpenAPIDocumentOnDisk.api.load()
+            let schema = try #require(OpenAPIDocumentOnDisk.response(document, "GET", "/v1/registry", status: "200")?["content"]?["application/json"]?["schema"])
+            #expect(SchemaValidator(document: document).errors(registry.json, schema, at: "GET /v1/registry") == [])
+            let envs = registry.json["envs"]?.arrayValue ?? []
+            #expect(envs.contains { $0["id"] == "CartPole-v1" && $0["backend"] == "native" })
+            #expect(envs.contains { $0["id"] == "LunarLander-v3" && $0["backend"] == "bridged" })
+            #expect(envs.contains { $0["id"] == "GymServerTest/DictBox-v0" && $0["backend"] == "bridged" })
+
+            let forced = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium"])
+            let forcedID = try #require(forced.json["instance_id"]?.stringValue, "\(forced.json)")
+            let native = try await api.create("CartPole-v1")
+            let a = try await api.post("/v1/envs/\(forcedID)/reset/", ["seed": 42])
+            let b = try await api.post("/v1/envs/\(native)/reset/", ["seed": 42])
+            #expect(a.json["observation"] == b.json["observation"])
+            let sa = try await api.post("/v1/envs/\(forcedID)/step/", ["action": 1])
+            let sb = try await api.post("/v1/envs/\(native)/step/", ["action": 1])
+            #expect(sa.json["observation"] == sb.json["observation"])
+            #expect(try await api.get("/v1/envs/\(forcedID)/action_space/").json == (try await api.get("/v1/envs/\(native)/action_space/")).json)
+
+            let id = try await api.create("LunarLander-v3")
+            let space = try await api.get("/v1/envs/\(id)/action_space/")
+            #expect(space.json["info"]?["n"] == 4)
+            let started = try await api.post("/v1/envs/\(id)/monitor/start/")
+            #expect(started.status == .ok, "\(started.json)")
+            let reset = try await api.post("/v1/envs/\(id)/reset/", ["seed": 1, "render": true])
+            #expect(reset.json["render"] == "successfully rendered: 0.png", "\(reset.json)")
+            let png = try await api.get("/v1/envs/\(id)/render")
+            #expect(png.status == .ok)
+            #expect(Array(png.bytes.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+            var done = false
+            var steps = 0
+            while !done && steps < 1000 {
+                let step = try await api.post("/v1/envs/\(id)/step/", ["action": .int(steps % 4)])
+                #expect(step.status == .ok, "\(step.json)")
+                done = step.json["done"]?.boolValue ?? true
+                steps += 1
+            }
+            #expect(done)
+            #expect(try await api.post("/v1/envs/\(id)/monitor/close/").status == .ok)
+            let folder = harness.monitorRoot.appendingPathComponent("\(id)/simulation")
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            let video = try #require(files.first { $0.hasSuffix(".mp4") }, "\(files)")
+            let size = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(video).path)[.size] as? Int ?? 0
+            #expect(size > 1000)
+            #expect(FileManager.default.fileExists(atPath: harness.monitorRoot.appendingPathComponent("\(id)/rendered/0.png").path))
+            for instance in [id, forcedID, native] { _ = try await api.post("/v1/envs/\(instance)/close/") }
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("Gymie's WebSocket and a vector instance drive bridged environments like native ones")
+    func gymieAndVector() async throws {
+        let harness = harness()
+        try await harness.live { api, port in
+            let conversation = try await converse(port: port, first: gymie("make", ["env_id": "LunarLander-v3", "seed": 4])) { reply, count in
+                count == 1 ? gymie("reset", ["instance_id": .string(reply)]) : nil
+            }
+            #expect(conversation.replies.count == 2, "\(conversation.replies)")
+            let observation = try JSONParser.parse(conversation.replies.last ?? "")
+            #expect(observation.arrayValue?.count == 8, "\(observation)")
+            // The same first observation as REST for the same seed.
+            let id = try await api.create("LunarLander-v3", seed: 4)
+            #expect(try await api.post("/v1/envs/\(id)/reset/").json["observation"] == observation)
+
+            let vector = try await api.post("/v1/envs/", ["env_id": "GymServerTest/DictBox-v0", "num_envs": 2])
+            let vectorID = try #require(vector.json["instance_id"]?.stringValue, "\(vector.json)")
+            #expect(BridgeTestPython.workerCount() == 4)
+            let reset = try await api.post("/v1/envs/\(vectorID)/reset/", ["seed": 1])
+            #expect(reset.status == .ok, "\(reset.json)")
+            let single = try BridgeTestPython.reference("GymServerTest/DictBox-v0", seed: 1, actions: [])
+            #expect(reset.json["observation"]?["position"]?.arrayValue?.first == single["reset"]?["observation"]?["position"])
+            let step = try await api.post("/v1/envs/\(vectorID)/step/", ["action": [[0.5, -0.25], [0.1, 0.1]], "render": true])
+            #expect(step.status == .ok, "\(step.json)")
+            #expect(step.json["reward"]?.arrayValue?.count == 2)
+            #expect(step.json["render"] == "successfully rendered: 0.png", "\(step.json)")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("an environment that raises answers 400 with the Python message; the instance goes on")
+    func raising() async throws {
+        try await harness().run { api in
+            let id = try await api.create("GymServerTest/Raising-v0")
+            #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
+            let failed = try await api.post("/v1/envs/\(id)/step/", ["action": 2])
+            expectErrorContaining(failed, ["ValueError: action 2 is forbidden"])
+            let resetFailed = try await api.post("/v1/envs/\(id)/reset/", ["options": ["fail": true]])
+            expectErrorContaining(resetFailed, ["RuntimeError: reset failed on purpose"])
+            #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
+            let printed = try await api.post("/v1/envs/\(id)/step/", ["action": 0])
+            #expect(printed.status == .ok, "\(printed.json)")
+            #expect(printed.json["info"]?["nested"]?["deeper"]?["uint"] == 200)
+            #expect(printed.json["info"]?["7"] == "an int key")
+            let mismatch = try await api.post("/v1/envs/\(id)/step/", ["action": 1])
+            expectErrorContaining(mismatch, ["SpaceMismatch"])
+            let exited = try await api.post("/v1/envs/\(id)/step/", ["action": 3])
+            expectErrorContaining(exited, ["SystemExit: 3"])
+            #expect(try await api.post("/v1/envs/\(id)/step/", ["action": 0]).status == .ok)
+            let unknown = try await api.post("/v1/envs/", ["env_id": "NoSuchEnv-v0"])
+            expectErrorContaining(unknown, ["NoSuchEnv"])
+            _ = try await api.post("/v1/envs/\(id)/close/")
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("a worker killed mid-episode answers 503 saying so; other instances go on; a reset starts a new worker")
+    func killedWorker() async throws {
+        try await harness().run { api in
+            let id = try await api.create("LunarLander-v3")
+            let other = try await api.create("GymServerTest/DictBox-v0")
+            #expect(try await api.post("/v1/envs/\(id)/reset/", ["seed": 2]).status == .ok)
+            #expect(try await api.post("/v1/envs/\(other)/reset/", ["seed": 2]).status == .ok)
+            #expect(try await api.post("/v1/envs/\(id)/step/", ["action": 0]).status == .ok)
+            #expect(BridgeTestPython.workerCount() == 2)
+            // Kill the LunarLander worker: the first started (the lower pid).
+            let pids = BridgeTestPython.workerPIDs()
+            kill(try #require(pids.min()), SIGKILL)
+            let dead = try await api.post("/v1/envs/\(id)/step/", ["action": 0])
+            expectErrorContaining(dead, ["The Python worker", "died during step", "signal 9", "Reset the instance"], status: .serviceUnavailable)
+            let document = try OpenAPIDocumentOnDisk.api.load()
+            #expect(OpenAPIDocumentOnDisk.response(document, "POST", "/v1/envs/{instance_id}/step/", status: "503") != nil)
+            let again = try await api.post("/v1/envs/\(id)/step/", ["action": 0])
+            #expect(again.status == .serviceUnavailable)
+            #expect(try await api.post("/v1/envs/\(other)/step/", ["action": [0.1, 0.1]]).status == .ok)
+            let reset = try await api.post("/v1/envs/\(id)/reset/", ["seed": 2])
+            #expect(reset.status == .ok, "\(reset.json)")
+            #expect(try await api.post("/v1/envs/\(id)/step/", ["action": 1]).status == .ok)
+            _ = try await api.post("/v1/envs/\(id)/close/")
+            _ = try await api.post("/v1/envs/\(other)/close/")
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("a hung worker answers 503 after --worker-timeout; meanwhile its instance's lock is free and other instances step")
+    func hungWorker() async throws {
+        let harness = harness(timeout: 4)
+        try await harness.run { api in
+            let id = try await api.create("GymServerTest/DictBox-v0")
+            let native = try await api.create("CartPole-v1")
+            #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
+            #expect(try await api.post("/v1/envs/\(native)/reset/").status == .ok)
+            let pids = BridgeTestPython.workerPIDs()
+            for pid in pids { kill(pid, SIGSTOP) }
+            let hungFinished = Flag()
+            async let hungAnswer = { () async throws -> APIAnswer in
+                defer { hungFinished.set() }
+                return try await api.post("/v1/envs/\(id)/step/", ["action": [0.1, 0.1]])
+            }()
+            // While the worker hangs: the instance's state can be read (the lock is not held
+            // across the worker's answer) and other instances step.
+            try await Task.sleep(for: .milliseconds(300))
+            let instance = try harness.manager.instance(id, for: nil)
+            #expect(instance.stepCounter == 1)
+            #expect(try await api.post("/v1/envs/\(native)/step/", ["action": 0]).status == .ok)
+            #expect(try await api.get("/v1/envs/").status == .ok)
+            let finishedEarly = hungFinished.isSet
+            #expect(!finishedEarly, "the other calls waited for the hung worker")
+            let hung = try await hungAnswer
+            expectErrorContaining(hung, ["did not answer step within 4 s", "--worker-timeout"], status: .serviceUnavailable)
+            #expect(try await api.post("/v1/envs/\(id)/reset/").status == .ok)
+            _ = try await api.post("/v1/envs/\(id)/close/")
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("workers end with idle expiry and with closeAll (server stop), and count toward --max-instances")
+    func noOrphans() async throws {
+        var limits = ServerLimits()
+        limits.instanceTTLSeconds = 60
+        limits.maxInstances = 2
+        let harness = harness(limits: limits)
+        try await harness.run { api in
+            _ = try await api.create("GymServerTest/DictBox-v0")
+            _ = try await api.create("CartPole-v1", kwargs: nil)
+            #expect(BridgeTestPython.workerCount() == 1)
+            let third = try await api.post("/v1/envs/", ["env_id": "GymServerTest/DictBox-v0"])
+            #expect(third.status == .tooManyRequests)
+            #expect(BridgeTestPython.workerCount() == 1)
+            harness.clock.advance(seconds: 61)
+            let expired = await harness.manager.expireIdle()
+            #expect(expired.count == 2)
+            #expect(BridgeTestPython.workerCount() == 0)
+            _ = try await api.create("LunarLander-v3")
+            _ = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium", "num_envs": 1])
+            #expect(BridgeTestPython.workerCount() == 2)
+            await harness.manager.closeAll()
+            #expect(BridgeTestPython.workerCount() == 0)
+        }
+    }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
