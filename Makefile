@@ -57,17 +57,19 @@ test-python: release
 	$(VENV)/gymnasium/bin/python scripts/e2e_metrics_test.py --server .build/release/gym-server
 	$(VENV)/bridge/bin/python -m pytest -q bridge/tests
 
-# The Python client (clients/python, installed in $(VENV)/client) against the release server,
+# The Python client (clients/python, installed in $(VENV)/client) against the release server (and
+# against one serving bridged environments with $(VENV)/bridge's Python: tests/test_bridge.py),
 # then the example agents (Python and C++) against one of their own.
 .PHONY: test-client
-test-client: deps-test release
+test-client: deps-test release venv
 	@scripts/make-client-venv.sh $(VENV)/client
-	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) $(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
+	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) GYM_SERVER_PYTHON=$(abspath $(VENV))/bridge/bin/python \
+		$(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
 	PYTHON=$(VENV)/client/bin/python examples/run_examples_test.sh --server .build/release/gym-server 3
 
 # Headless Chromium opens the live view and the dashboard of a running release server.
 test-browser: release venv
-	$(VENV)/browser/bin/python scripts/browser_test.py --server .build/release/gym-server
+	$(VENV)/browser/bin/python scripts/browser_test.py --server .build/release/gym-server --python $(abspath $(VENV))/bridge/bin/python
 
 # Builds the Dockerfile (docker, else buildah with stand-in base images) and runs the image: both
 # ports, its user, its volume, videos, SIGTERM, the HEALTHCHECK, /metrics (scripts/image/test-image.sh).

@@ -63,7 +63,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, api_keys=()):
+    def __init__(self, binary, api_keys=(), python=None):
         self.monitor = tempfile.mkdtemp(prefix="gym-browser-monitor-")
         self.api_port, self.files_port = free_port(), free_port()
         self.log_path = os.path.join(tempfile.gettempdir(), f"gym-browser-server-{self.api_port}.log")
@@ -72,7 +72,12 @@ class Server:
                    "--monitor-dir", self.monitor]
         for key in api_keys:
             command += ["--api-key", key]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        environment = None
+        if python:
+            # Bridged environments, with the bridge tests' own (bridge/tests/gym_server_test_envs.py).
+            command += ["--python", python, "--python-import", "gym_server_test_envs"]
+            environment = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bridge", "tests"))
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=environment)
         self.api = f"http://127.0.0.1:{self.api_port}/v1"
         self.files = f"http://127.0.0.1:{self.files_port}"
         self.websocket = f"ws://127.0.0.1:{self.api_port}/gym"
@@ -278,6 +283,35 @@ def test_live_view(page, server, results, shots):
     listed = page.wait(f"document.querySelector('#picker-list a[href*=\"{instance}\"]') !== null", 10)
     results.check("without an id the live view lists the instances (/_live/instances)", bool(listed))
     page.screenshot(os.path.join(shots, "render-picker.png"))
+    server.post(f"/envs/{instance}/close/")
+
+
+def test_bridged_instance(page, server, results, shots):
+    """A bridged environment (LunarLander-v3 in a Python worker) in the live view and the dashboard."""
+    print("bridged environment (LunarLander-v3)")
+    instance = server.create("LunarLander-v3", seed=3)
+    server.post(f"/envs/{instance}/reset/", {"seed": 3})
+    page.navigate(f"{server.files}/render.html?instance_id={instance}")
+    first = page.wait("Number(document.body.dataset.frames || 0) >= 1", timeout=15)
+    results.check("its first frame appears in the live view", bool(first))
+    results.check("the page names it", page.wait("document.getElementById('env-id').textContent === 'LunarLander-v3'", 5))
+    size = page.wait("(() => { const f = document.getElementById('frame'); "
+                     "return f.naturalWidth ? f.naturalWidth + 'x' + f.naturalHeight : null; })()", 10)
+    results.check("the frame is Gymnasium's 600x400", size == "600x400", str(size))
+    before = page.screenshot(os.path.join(shots, "bridged-1.png"))
+    for n in range(1, 21):
+        server.post(f"/envs/{instance}/step/", {"action": 2 if n % 2 else 0})
+    shown = page.wait("document.body.dataset.step === '20'", 10)
+    results.check("its steps show up in the page", bool(shown), str(page.evaluate("document.body.dataset.step")))
+    time.sleep(0.3)
+    after = page.screenshot(os.path.join(shots, "bridged-2.png"))
+    results.check("the lander moved between the screenshots", hashlib.sha256(before).digest() != hashlib.sha256(after).digest())
+    page.navigate(f"{server.files}/")
+    card = card_selector("live", instance)
+    results.check("the dashboard has its card", bool(page.wait(f"{card} !== null", 10)))
+    server.post(f"/envs/{instance}/step/", {"action": 1})
+    results.check("with a live thumbnail", bool(page.wait(f"Number({card}.dataset.frames || 0) >= 1", 10)))
+    page.screenshot(os.path.join(shots, "bridged-dashboard.png"))
     server.post(f"/envs/{instance}/close/")
 
 
@@ -490,6 +524,8 @@ def main():
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium",
                         help="Debian's chromium, which Playwright launches (no browser is downloaded)")
     parser.add_argument("--screenshots", default=os.path.join(ROOT, ".tmp", "browser"))
+    parser.add_argument("--python", default=os.environ.get("GYM_SERVER_PYTHON"),
+                        help="a Python with gymnasium and box2d: the server bridges LunarLander-v3 with it")
     args = parser.parse_args()
     os.makedirs(args.screenshots, exist_ok=True)
     if not os.path.exists(args.server):
@@ -498,7 +534,7 @@ def main():
         sys.exit(f"no chromium at {args.chromium}: apt-get install chromium")
 
     results = Results()
-    server = Server(args.server)
+    server = Server(args.server, python=args.python)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -509,6 +545,10 @@ def main():
                 test_live_view(page, server, results, args.screenshots)
                 test_dashboard(page, server, results, args.screenshots)
                 test_websocket_instance(page, server, results, args.screenshots)
+                if args.python:
+                    test_bridged_instance(page, server, results, args.screenshots)
+                else:
+                    print("SKIP the bridged environment: no --python (GYM_SERVER_PYTHON)")
                 results.check("no script errors in the pages", not page.errors, "; ".join(page.errors[:3]))
                 test_api_keys(browser, args.server, results, args.screenshots)
                 test_shutdown_with_open_stream(page, server, results)
