@@ -207,7 +207,29 @@ public final class EnvironmentInstance: Sendable {
     /// `step`: `{observation, reward, done, info, terminated, truncated}`, plus `render`. For a
     /// vector, `action` holds an action per sub-environment and every field is batched.
     public func step(action: JSON, render: Bool) async throws(GymError) -> Answer {
-        try await advance(.step, render: render) { [self] (core, recorder) throws(GymError) in
+        try await advance(.step, render: render, stepBody(action))
+    }
+
+    /// `step` for the REST fast path (`StepFastPath`, on an event loop): a native, plain instance
+    /// without a monitor is stepped at once, under its lock, with nothing to wait for (no frame to
+    /// write, no statistics to flush, no worker to ask). nil when the instance needs the full path
+    /// (a vector, a bridged environment, a monitor, closed); throws what `step` would, having
+    /// changed nothing.
+    func stepWithoutWaiting(action: JSON) throws(GymError) -> Answer? {
+        guard workerQueue == nil, numEnvs == nil else { return nil }
+        let body = stepBody(action)
+        let advanced = try state.withLock { (state) throws(GymError) -> Advanced? in
+            guard !state.closed, state.recorder == nil else { return nil }
+            return try stageOne(.step, render: false, body, &state)
+        }
+        return advanced.map { Answer($0.answer) }
+    }
+
+    private typealias StageBody = @Sendable (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
+
+    /// What a step does to the environments, for `advance`.
+    private func stepBody(_ action: JSON) -> StageBody {
+        { [self] (core, recorder) throws(GymError) in
             switch try core.takeOut(id) {
             case .taken: preconditionFailure("takeOut never answers .taken")
             case .single(var env):
@@ -296,60 +318,59 @@ public final class EnvironmentInstance: Sendable {
         var episodesToWrite: Int?
     }
 
-    private func advance(
-        _ transition: Transition, render: Bool,
-        _ body: @escaping @Sendable (inout Core, EpisodeRecorder?) throws(GymError) -> ([String: Answer.Value], (reward: Double, done: Bool)?, Int)
-    ) async throws(GymError) -> Answer {
+    /// Stage 1 of `advance`: check, step, frame, record, on the state (under the lock, or a copy).
+    private func stageOne(_ transition: Transition, render: Bool, _ body: StageBody, _ state: inout State) throws(GymError) -> Advanced {
+        guard !state.closed else { throw GymError("Instance_id \(id) unknown") }
+        let recorder = state.recorder
+        let isVector = numEnvs != nil
+        if let recorder, !isVector {
+            // Old gym's monitor rules hold for a plain instance; a vector's episodes end and
+            // start by themselves.
+            try Self.monitorCheck { () throws(MonitorError) in
+                transition == .reset ? try recorder.checkReset() : try recorder.checkStep()
+            }
+        }
+        let episodesBefore = recorder?.episodeCount ?? 0
+        let census = metrics.map { _ in Self.census(state.core) }
+        let (answer, outcome, ended) = try body(&state.core, isVector ? recorder : nil)
+        state.stepCounter += 1
+        if let metrics, let census {
+            // Atomic counters: no lock of anyone else's is taken here.
+            metrics.record(Transitions(
+                steps: transition == .step ? (numEnvs ?? 1) - census.autoresetsDue : 0,
+                resets: Self.census(state.core).resets - census.resets, episodes: ended))
+        }
+        var advanced = Advanced(answer: answer, recorder: recorder)
+        var frame: Canvas?
+        if case .single(let env) = state.core {
+            let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
+            frame = render || filming ? try env.renderFrame() : nil
+            if let recorder { Self.record(outcome, frame: filming ? frame : nil, to: recorder) }
+        } else if render, case .vector(let vector) = state.core {
+            frame = try vector.renderMosaic()
+        }
+        if frame != nil { metrics?.framesRendered.increment() }
+        if let recorder, ended > 0 || recorder.episodeCount > episodesBefore {
+            advanced.episodesToWrite = recorder.episodeCount
+        }
+        if render, let frame {
+            let status = Self.status(of: state.core, envID: envID)
+            advanced.requestedFrame = (frame, state.renderedCount, LiveFrame(
+                png: [], envID: envID, episode: status.episode, step: status.step, episodeReward: status.reward,
+                frameNumber: state.renderedCount, stateCount: state.stepCounter))
+            state.renderedCount += 1
+            state.clientFrameState = state.stepCounter
+        }
+        return advanced
+    }
+
+    private func advance(_ transition: Transition, render: Bool, _ body: @escaping StageBody) async throws(GymError) -> Answer {
         // 1. check, step, frame, record: under the lock; for a bridged instance on its worker
         // queue, on a copy of the state taken and put back under the lock, so that the lock is
         // never held while a worker answers (the queue keeps every other change out meanwhile).
-        let stageOne: @Sendable (inout State) throws(GymError) -> Advanced = { [self] (state: inout State) throws(GymError) -> Advanced in
-            guard !state.closed else { throw GymError("Instance_id \(id) unknown") }
-            let recorder = state.recorder
-            let isVector = numEnvs != nil
-            if let recorder, !isVector {
-                // Old gym's monitor rules hold for a plain instance; a vector's episodes end and
-                // start by themselves.
-                try Self.monitorCheck { () throws(MonitorError) in
-                    transition == .reset ? try recorder.checkReset() : try recorder.checkStep()
-                }
-            }
-            let episodesBefore = recorder?.episodeCount ?? 0
-            let census = metrics.map { _ in Self.census(state.core) }
-            let (answer, outcome, ended) = try body(&state.core, isVector ? recorder : nil)
-            state.stepCounter += 1
-            if let metrics, let census {
-                // Atomic counters: no lock of anyone else's is taken here.
-                metrics.record(Transitions(
-                    steps: transition == .step ? (numEnvs ?? 1) - census.autoresetsDue : 0,
-                    resets: Self.census(state.core).resets - census.resets, episodes: ended))
-            }
-            var advanced = Advanced(answer: answer, recorder: recorder)
-            var frame: Canvas?
-            if case .single(let env) = state.core {
-                let filming = recorder.map { transition == .reset ? $0.needsResetFrame : $0.needsStepFrame } ?? false
-                frame = render || filming ? try env.renderFrame() : nil
-                if let recorder { Self.record(outcome, frame: filming ? frame : nil, to: recorder) }
-            } else if render, case .vector(let vector) = state.core {
-                frame = try vector.renderMosaic()
-            }
-            if frame != nil { metrics?.framesRendered.increment() }
-            if let recorder, ended > 0 || recorder.episodeCount > episodesBefore {
-                advanced.episodesToWrite = recorder.episodeCount
-            }
-            if render, let frame {
-                let status = Self.status(of: state.core, envID: envID)
-                advanced.requestedFrame = (frame, state.renderedCount, LiveFrame(
-                    png: [], envID: envID, episode: status.episode, step: status.step, episodeReward: status.reward,
-                    frameNumber: state.renderedCount, stateCount: state.stepCounter))
-                state.renderedCount += 1
-                state.clientFrameState = state.stepCounter
-            }
-            return advanced
-        }
         let advanced: Advanced
         if workerQueue == nil {
-            advanced = try state.withLock { (state) throws(GymError) -> Advanced in try stageOne(&state) }
+            advanced = try state.withLock { (state) throws(GymError) -> Advanced in try stageOne(transition, render: render, body, &state) }
         } else {
             advanced = try await onWorkerQueue { [self] () throws(GymError) -> Advanced in
                 var local = state.withLock { $0 }
@@ -361,7 +382,7 @@ public final class EnvironmentInstance: Sendable {
                         state.clientFrameState = local.clientFrameState
                     }
                 }
-                return try stageOne(&local)
+                return try stageOne(transition, render: render, body, &local)
             }
         }
         var answer = advanced.answer

@@ -62,6 +62,8 @@ public struct GymServerState: Sendable {
     public let archives: ConcurrencyLimit
     public let filesPort: FilesPortHealth
     public let metricsAccess: MetricsAccess
+    /// Steps answered by the REST fast path (`StepFastPath`).
+    public let fastPathSteps = AtomicCount()
 
     public init(
         manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
@@ -134,8 +136,13 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
     let limits = state.manager.limits
     let keyring = state.keyring
     let manager = state.manager
+    let fastPath = StepFastPath.Shared(
+        manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
+        answered: state.fastPathSteps)
     return .http1WebSocketUpgrade(
-        configuration: .init(ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
+        configuration: .init(
+            http1: .init(additionalChannelHandlers: [StepFastPath(fastPath)]),
+            ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
     ) { head, _, _ in
         let uri = URI(head.path ?? "")
         guard uri.path == GymieRoutes.path || uri.path == GymieRoutes.path + "/" else { return .dontUpgrade }

@@ -1,0 +1,253 @@
+import Foundation
+import GymCore
+import GymServer
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A live API server (real sockets, the pipeline `gym-server` runs) with one state, so that the
+/// test sees the fast path's count, and metrics on.
+private struct FastPathServer {
+    let manager: EnvironmentManager
+    let state: GymServerState
+    let monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-fastpath-tests-\(UUID().uuidString)")
+
+    init(keyring: APIKeyring = APIKeyring()) {
+        manager = EnvironmentManager(monitorRoot: monitorRoot, metrics: ServerMetrics())
+        state = GymServerState(manager: manager, shutdown: ShutdownSwitch(allowed: false), keyring: keyring)
+    }
+
+    func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        defer { try? FileManager.default.removeItem(at: monitorRoot) }
+        let application = Application(
+            router: buildAPIRouter(state: state), server: gymieUpgrade(state: state), configuration: .init(serverName: "gym-server"))
+        try await application.test(.live) { client in try await body(try #require(client.port)) }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection read by Content-Length: requests go out exactly as written
+/// (several in one write, for pipelining), answers come back in order. Its reads block a thread of
+/// their own, never the cooperative pool the server answers on.
+private final class KeepAliveConnection: @unchecked Sendable {
+    struct Answer {
+        let status: Int
+        let headers: [String: String]
+        let body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        descriptor = try RawHTTPConnection.connectLoopback(port: port)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    static func request(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) -> String {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
+        if let body { text += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)" } else { text += "\r\n" }
+        return text
+    }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func exchange(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Answer {
+        send(Self.request(method, path, body: body, headers: headers))
+        return try await read()
+    }
+
+    /// The next whole answer.
+    func read() async throws -> Answer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try self.readBlocking() }) }.start()
+        }
+    }
+
+    private func readBlocking() throws -> Answer {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let end = buffer.indices.dropLast(3).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 && buffer[$0 + 2] == 13 && buffer[$0 + 3] == 10 }) {
+                let head = String(decoding: buffer[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+                var headers: [String: String] = [:]
+                for line in head.dropFirst() {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                let length = Int(headers["content-length"] ?? "0") ?? 0
+                if buffer.count >= end + 4 + length {
+                    let status = Int(head[0].split(separator: " ")[1]) ?? 0
+                    let body = Array(buffer[(end + 4)..<(end + 4 + length)])
+                    buffer.removeFirst(end + 4 + length)
+                    return Answer(status: status, headers: headers, body: body)
+                }
+            }
+            let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw RawHTTPConnection.Failure(description: "the connection ended (or 10 s passed) before a whole answer") }
+            buffer += chunk[0..<n]
+        }
+    }
+}
+
+@Suite("The REST step's fast path: answered on the event loop, exactly as the route answers")
+struct StepFastPathTests {
+    /// Makes an instance and resets it with `seed`; returns its id.
+    private static func make(_ connection: KeepAliveConnection, _ envID: String = "CartPole-v1", seed: Int = 3, extra: String = "") async throws -> String {
+        let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"\(envID)\"\(extra)}")
+        let id = try #require(try JSONParser.parse(made.body)["instance_id"]?.stringValue, "\(made.text)")
+        #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": \(seed)}").status == 200)
+        return id
+    }
+
+    @Test("plain steps (JSON and MessagePack) are the route's answers byte for byte, counted in the same metrics series")
+    func sameAnswers() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let fast = try await Self.make(connection)
+            let slow = try await Self.make(connection)
+            for n in 0..<40 {
+                let body = "{\"action\": \(n % 3 == 0 ? 1 : 0)}"
+                let accept = n % 4 == 0 ? ["Accept": "application/msgpack"] : [:]
+                let path = n % 2 == 0 ? "step/" : "step"
+                let before = server.state.fastPathSteps.count
+                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/\(path)", body: body, headers: accept)
+                #expect(server.state.fastPathSteps.count == before + 1, "step \(n) took the fast path")
+                // An Origin header (CORS) sends the same step through Hummingbird's route.
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: body, headers: accept.merging(["Origin": "http://x"]) { a, _ in a })
+                #expect(server.state.fastPathSteps.count == before + 1, "step \(n) with Origin took the route")
+                #expect(a.status == 200 && b.status == 200, "\(a.text) \(b.text)")
+                #expect(a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
+                for name in ["content-type", "content-length", "server"] { #expect(a.headers[name] == b.headers[name], "\(name)") }
+                #expect(a.headers["date"]?.hasSuffix(" GMT") == true && a.headers["date"]?.count == 29, "\(a.headers["date"] ?? "")")
+                if n % 6 == 5 {
+                    // (Well before CartPole can fall.)
+                    _ = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": \(n)}")
+                    _ = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": \(n)}")
+                }
+            }
+            let metrics = try await connection.exchange("GET", "/metrics")
+            let line = metrics.text.split(separator: "\n").first {
+                $0.hasPrefix("gym_http_requests_total{") && $0.contains("route=\"/v1/envs/{instance_id}/step\"") && $0.contains("status=\"200\"")
+            }
+            #expect(line?.hasSuffix(" 80") == true, "both paths count in one series: \(line ?? "none")")
+            #expect(server.manager.list(for: nil).count == 2)
+        }
+    }
+
+    @Test("errors, render, monitors, vectors and odd bodies go to the route, which answers them in its own words")
+    func everythingElse() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let id = try await Self.make(connection)
+            let count = { server.state.fastPathSteps.count }
+            let before = count()
+            let bad = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 7}")
+            #expect(bad.status == 400 && bad.text.contains("Action 7 is not in the action space Discrete(2)"), "\(bad.text)")
+            let unknown = try await connection.exchange("POST", "/v1/envs/nope/step/", body: "{\"action\": 1}")
+            #expect(unknown.status == 400 && unknown.text.contains("Instance_id nope unknown"), "\(unknown.text)")
+            let missing = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{}")
+            #expect(missing.status == 400 && missing.text.contains("action"), "\(missing.text)")
+            let broken = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": ")
+            #expect(broken.status == 400, "\(broken.text)")
+            let rendered = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1, \"render\": true}")
+            #expect(rendered.status == 200 && rendered.text.contains("\"render\""), "\(rendered.text)")
+            #expect(count() == before, "none of these was the fast path's")
+            // Not reset yet: the route says so.
+            let fresh = try JSONParser.parse(try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\"}").body)["instance_id"]?.stringValue ?? ""
+            let early = try await connection.exchange("POST", "/v1/envs/\(fresh)/step/", body: "{\"action\": 1}")
+            #expect(early.status == 400, "\(early.text)")
+            // A monitored instance: every step is recorded by the route.
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/monitor/start/", body: "{\"directory\": \"fast\", \"force\": true}").status < 300)
+            _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 1}")
+            var steps = 0
+            while true {
+                steps += 1
+                let answer = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}")
+                if JSONParser.parseIfJSON(answer.body)?["done"] == true || steps > 500 { break }
+            }
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/monitor/close/").status < 300)
+            let stats = try FileManager.default.contentsOfDirectory(atPath: server.monitorRoot.appendingPathComponent("fast").path).first { $0.hasSuffix(".stats.json") }
+            let lengths = try JSONParser.parse(Data(contentsOf: server.monitorRoot.appendingPathComponent("fast/\(try #require(stats))")))["episode_lengths"]
+            #expect(lengths == [.int(steps)], "the monitor saw every step")
+            // A vector instance.
+            let vector = try await Self.make(connection, extra: ", \"num_envs\": 3")
+            let batched = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [0, 1, 0]}")
+            #expect(batched.status == 200 && JSONParser.parseIfJSON(batched.body)?["reward"]?.arrayValue?.count == 3, "\(batched.text)")
+            #expect(count() == before, "nor these")
+            // Back to a plain step: the fast path again.
+            _ = try await connection.exchange("POST", "/v1/envs/\(fresh)/reset/", body: "{}")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fresh)/step/", body: "{\"action\": 1}").status == 200)
+            #expect(count() == before + 1)
+        }
+    }
+
+    @Test("with API keys: a key in a header or the query is checked; none, a wrong one or another's instance get the route's answer")
+    func keys() async throws {
+        var ring = APIKeyring()
+        try ring.add(name: "alice", key: "alice-key-0123")
+        try ring.add(name: "bob", key: "bob-key-4567")
+        let server = FastPathServer(keyring: ring)
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\"}", headers: ["X-API-Key": "alice-key-0123"])
+            let id = try #require(JSONParser.parseIfJSON(made.body)?["instance_id"]?.stringValue, "\(made.text)")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{}", headers: ["X-API-Key": "alice-key-0123"]).status == 200)
+            let before = server.state.fastPathSteps.count
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1}").status == 401)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1}", headers: ["X-API-Key": "nope-nope-nope"]).status == 401)
+            let other = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1}", headers: ["X-API-Key": "bob-key-4567"])
+            #expect(other.status == 400 && other.text.contains("unknown"), "\(other.text)")
+            #expect(server.state.fastPathSteps.count == before)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1}", headers: ["X-API-Key": "alice-key-0123"]).status == 200)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/?api_key=alice-key-0123", body: "{\"action\": 0}").status == 200)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}", headers: ["Authorization": "Bearer alice-key-0123"]).status == 200)
+            #expect(server.state.fastPathSteps.count == before + 3)
+            // The key in the body is the route's to find.
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0, \"api_key\": \"alice-key-0123\"}").status == 200)
+            #expect(server.state.fastPathSteps.count == before + 3)
+        }
+    }
+
+    @Test("pipelined requests are answered in order, behind a request the route is still answering")
+    func pipelining() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let id = try await Self.make(connection)
+            let step = { (action: Int) in KeepAliveConnection.request("POST", "/v1/envs/\(id)/step/", body: "{\"action\": \(action)}") }
+            // A route's request, then steps, then a route's again, then steps: in one write.
+            connection.send(KeepAliveConnection.request("GET", "/v1/help") + step(1) + step(0) + KeepAliveConnection.request("GET", "/v1/envs/") + step(1))
+            let help = try await connection.read()
+            #expect(help.status == 200 && help.text.contains("\"/gym\""), "\(help.text.prefix(200))")
+            let first = try JSONParser.parse(try await connection.read().body)
+            let second = try JSONParser.parse(try await connection.read().body)
+            let list = try await connection.read()
+            #expect(list.text.contains(id), "\(list.text)")
+            let third = try JSONParser.parse(try await connection.read().body)
+            // The same as stepping one at a time from the same state.
+            let check = try await Self.make(connection)
+            for (action, expected) in [(1, first), (0, second), (1, third)] {
+                let answer = try await connection.exchange("POST", "/v1/envs/\(check)/step/", body: "{\"action\": \(action)}")
+                #expect(try JSONParser.parse(answer.body) == expected)
+            }
+        }
+    }
+}
+
+extension JSONParser {
+    /// The JSON of an answer's body, or nil.
+    static func parseIfJSON(_ bytes: [UInt8]) -> JSON? { try? parse(bytes) }
+}
