@@ -141,7 +141,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
         answered: state.fastPathSteps)
     return .http1WebSocketUpgrade(
         configuration: .init(
-            http1: .init(additionalChannelHandlers: [StepFastPath(fastPath)]),
+            http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
             ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
     ) { head, _, _ in
         let uri = URI(head.path ?? "")

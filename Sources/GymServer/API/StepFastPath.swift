@@ -4,7 +4,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// The REST step without the framework: `POST /v1/envs/{id}/step/` answered on the event loop
@@ -14,9 +16,10 @@ import Synchronization
 /// took under 2%: the rest went to the request's trip through Hummingbird (an async channel, a
 /// task per connection, four middlewares, the router) and the hops between the event loop and
 /// Swift's cooperative pool (docs/performance-profile.md). This handler sits in the channel
-/// pipeline after the HTTP codec and answers the common case itself, synchronously:
-/// a plain native instance without a monitor, `{"action": ...}` (and `render: false`), no CORS,
-/// no `Expect`, no `Connection` header, the key (when keys are on) in a header or the query.
+/// pipeline right after NIO's HTTP/1 decoder (`StepFastPathInstaller` puts it there, before the
+/// conversion to swift-http-types) and answers the common case itself, synchronously:
+/// a plain native instance without a monitor, `{"action": ...}` (and `render: false`), HTTP/1.1
+/// kept alive, no CORS, no `Expect`, the key (when keys are on) in a header or the query.
 /// It writes exactly the answer the route writes (the same encoder, JSON or MessagePack by
 /// `Accept`, the same headers) and counts it in the same metrics series.
 ///
@@ -26,10 +29,10 @@ import Synchronization
 /// request passed on has not been answered, the ones behind it are passed on too, so that
 /// pipelined answers keep their order.
 final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     /// What it shares with the routes.
     struct Shared: Sendable {
@@ -45,7 +48,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Between requests.
         case idle
         /// A step request being read: its head, the instance id, and the body so far.
-        case reading(HTTPRequest, instanceID: String, body: ByteBuffer, start: UInt64)
+        case reading(HTTPRequestHead, instanceID: String, body: ByteBuffer, start: UInt64)
         /// The request is Hummingbird's.
         case passing
     }
@@ -55,6 +58,14 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed on whose answer has not ended yet.
     private var passedOn = 0
     private var dates = HTTPDateCache()
+    /// The metrics series of a fast step, resolved at the first.
+    private lazy var series: RequestMetrics.Series? = shared.manager.metrics.map {
+        $0.api.series(for: RequestMetrics.key(route: Self.route, method: .post, status: .ok))
+    }
+    /// The last answer's headers: the next answer of the same length and type in the same second
+    /// reuses them.
+    private var headers = HTTPHeaders()
+    private var headersKey: (length: Int, contentType: String, date: String) = (-1, "", "")
 
     static let route = "/v1/envs/{instance_id}/step"
 
@@ -86,9 +97,9 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             mode = .idle
             if let (bytes, contentType) = answer(head, instanceID: id, body: body) {
                 // Counted before the answer leaves, as the route's middleware counts it.
-                shared.manager.metrics?.api.record(route: Self.route, method: .post, status: .ok, startedAt: start)
+                series?.record(startedAt: start)
                 shared.answered.increment()
-                write(context, bytes, contentType: contentType)
+                write(context, head.version, bytes, contentType: contentType)
             } else {
                 replay(context, head, body)
                 context.fireChannelRead(data)
@@ -111,17 +122,17 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Hands a request read so far to Hummingbird, as it came.
-    private func replay(_ context: ChannelHandlerContext, _ head: HTTPRequest, _ body: ByteBuffer) {
+    private func replay(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ body: ByteBuffer) {
         passOn(context, wrapInboundOut(.head(head)))
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
     /// The instance id of a request the fast path may take, from its head alone.
-    static func candidate(_ head: HTTPRequest) -> String? {
-        guard head.method == .post, let path = head.path else { return nil }
-        let fields = head.headerFields
-        guard fields[.origin] == nil, fields[.expect] == nil, fields[.connection] == nil else { return nil }
-        let bytes = path.utf8
+    static func candidate(_ head: HTTPRequestHead) -> String? {
+        guard head.method == .POST, head.version == .http1_1, head.isKeepAlive else { return nil }
+        let fields = head.headers
+        guard !fields.contains(name: "origin"), !fields.contains(name: "expect"), !fields.contains(name: "upgrade") else { return nil }
+        let bytes = head.uri.utf8
         // /v1/envs/<id>/step/ or /v1/envs/<id>/step, with a query or without.
         let prefix = "/v1/envs/".utf8
         guard bytes.starts(with: prefix) else { return nil }
@@ -134,12 +145,21 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return String(decoding: id, as: UTF8.self)
     }
 
+    /// The one value of a header, nil when absent or repeated (repeated: the route decides).
+    private static func single(_ headers: HTTPHeaders, _ name: String) -> (value: String?, repeated: Bool) {
+        let values = headers[name]
+        return (values.first, values.count > 1)
+    }
+
     /// The answer's bytes and content type, or nil: the route must answer.
-    private func answer(_ head: HTTPRequest, instanceID: String, body: ByteBuffer) -> (ByteBuffer, String)? {
+    private func answer(_ head: HTTPRequestHead, instanceID: String, body: ByteBuffer) -> (ByteBuffer, String)? {
         var owner: Owner?
         if shared.keyring.isEnabled {
-            let uri = URI(head.path ?? "")
-            guard let presented = PresentedKey.fromHeaders(head.headerFields) ?? PresentedKey.fromQuery(uri),
+            let apiKey = Self.single(head.headers, "x-api-key")
+            let authorization = Self.single(head.headers, "authorization")
+            guard !apiKey.repeated, !authorization.repeated,
+                let presented = PresentedKey.fromHeaders(apiKey: apiKey.value, authorization: authorization.value)
+                    ?? PresentedKey.fromQuery(URI(head.uri)),
                 let found = shared.keyring.lookup(presented)
             else { return nil }
             owner = found
@@ -152,20 +172,46 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let instance = try? shared.manager.instance(instanceID, for: owner),
             let answer = try? instance.stepWithoutWaiting(action: action)
         else { return nil }
-        let messagePack = MessagePackNegotiation.wanted(accept: head.headerFields[.accept])
+        let accept = Self.single(head.headers, "accept")
+        guard !accept.repeated else { return nil }
+        let messagePack = MessagePackNegotiation.wanted(accept: accept.value)
         return Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
     }
 
-    private func write(_ context: ChannelHandlerContext, _ body: ByteBuffer, contentType: String) {
-        var fields = HTTPFields()
-        fields.reserveCapacity(4)
-        fields[.contentType] = contentType
-        fields[.contentLength] = String(body.readableBytes)
-        fields[.date] = dates.now()
-        fields[.server] = shared.serverName
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
+    private func write(_ context: ChannelHandlerContext, _ version: HTTPVersion, _ body: ByteBuffer, contentType: String) {
+        let date = dates.now()
+        if headersKey.length != body.readableBytes || headersKey.date != date || headersKey.contentType != contentType {
+            // As Hummingbird writes them: the type, the length, then the date and the server.
+            headers = HTTPHeaders([
+                ("Content-Type", contentType), ("Content-Length", String(body.readableBytes)), ("Date", date), ("Server", shared.serverName),
+            ])
+            headersKey = (body.readableBytes, contentType, date)
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+/// Puts `StepFastPath` in its place. Hummingbird adds a connection's extra handlers after the
+/// codec that turns NIO's HTTP/1 parts into swift-http-types' (`HTTP1ToHTTPServerCodec`); the
+/// fast path works before it, on NIO's own parts, so that a step it answers is never converted
+/// either way. This handler moves it there when it is added, and leaves.
+final class StepFastPathInstaller: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+
+    private let shared: StepFastPath.Shared
+
+    init(_ shared: StepFastPath.Shared) {
+        self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        if let codec = try? pipeline.context(handlerType: HTTP1ToHTTPServerCodec.self) {
+            try? pipeline.addHandler(StepFastPath(shared), position: .before(codec.handler))
+        }
+        pipeline.removeHandler(context: context, promise: nil)
     }
 }
 

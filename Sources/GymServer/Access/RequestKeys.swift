@@ -16,11 +16,16 @@ enum PresentedKey {
     static let notValid = "The API key sent is not valid on this server"
 
     static func fromHeaders(_ headers: HTTPFields) -> Substring? {
-        if let value = headers[headerName] {
+        fromHeaders(apiKey: headers[headerName], authorization: headers[.authorization])
+    }
+
+    /// The key in an `X-API-Key` value, or else in an `Authorization: Bearer` value.
+    static func fromHeaders(apiKey: String?, authorization: String?) -> Substring? {
+        if let value = apiKey {
             let key = value.trimmingASCIIWhitespace()
             if !key.isEmpty { return key }
         }
-        if let authorization = headers[.authorization] {
+        if let authorization {
             let trimmed = authorization.trimmingASCIIWhitespace()
             if trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " {
                 let key = trimmed.dropFirst(7).trimmingASCIIWhitespace()

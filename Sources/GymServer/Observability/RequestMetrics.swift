@@ -41,6 +41,12 @@ final class RequestMetrics: Sendable {
             self.count = count
             self.duration = duration
         }
+
+        /// One request, started at `start` (`DispatchTime` nanoseconds), ending now.
+        func record(startedAt start: UInt64) {
+            count.increment()
+            duration.recordNanoseconds(Int64(clamping: DispatchTime.now().uptimeNanoseconds &- start))
+        }
     }
 
     /// One thread's copy of the series it has used. Only that thread reads or writes it.
@@ -61,13 +67,12 @@ final class RequestMetrics: Sendable {
     }
 
     func record(route: String?, method: HTTPRequest.Method, status: HTTPResponse.Status, startedAt start: UInt64) {
-        let elapsed = DispatchTime.now().uptimeNanoseconds &- start
-        let series = series(for: Self.key(route: route, method: method, status: status))
-        series.count.increment()
-        series.duration.recordNanoseconds(Int64(clamping: elapsed))
+        series(for: Self.key(route: route, method: method, status: status)).record(startedAt: start)
     }
 
-    private func series(for key: Key) -> Series {
+    /// The series of a key, for a caller that records many requests of one kind (the fast path
+    /// resolves its series once per connection).
+    func series(for key: Key) -> Series {
         let table: ThreadTable
         if let current = perThread.currentValue {
             table = current
