@@ -64,6 +64,8 @@ public struct GymServerState: Sendable {
     public let metricsAccess: MetricsAccess
     /// Steps answered by the REST fast path (`StepFastPath`).
     public let fastPathSteps = AtomicCount()
+    /// Gymie step messages answered by the WebSocket's fast path (`GymieFastPath`).
+    public let gymieFastSteps = AtomicCount()
 
     public init(
         manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
@@ -143,7 +145,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
         configuration: .init(
             http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
             ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
-    ) { head, _, _ in
+    ) { head, channel, _ in
         let uri = URI(head.path ?? "")
         guard uri.path == GymieRoutes.path || uri.path == GymieRoutes.path + "/" else { return .dontUpgrade }
         var owner: Owner?
@@ -161,6 +163,9 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
             owner = found
         }
         let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize)
+        // Steps answered on the event loop (GymieFastPath), put in place as the upgrade completes.
+        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps))
+        try await channel.pipeline.addHandler(installer).get()
         return .upgrade([:]) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
         }

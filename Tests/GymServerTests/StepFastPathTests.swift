@@ -251,3 +251,105 @@ extension JSONParser {
     /// The JSON of an answer's body, or nil.
     static func parseIfJSON(_ bytes: [UInt8]) -> JSON? { try? parse(bytes) }
 }
+
+@Suite("Gymie's step fast path: answered on the event loop, in order, as the session answers")
+struct GymieFastPathTests {
+    private static func step(_ id: String, _ action: Int, extra: String = "") -> String {
+        "{\"method\": \"step\", \"params\": {\"instance_id\": \"\(id)\", \"action\": \(action)\(extra)}}"
+    }
+
+    /// Two CartPoles reset with the same seed over REST; their ids.
+    private static func twins(_ connection: KeepAliveConnection, headers: [String: String] = [:]) async throws -> (String, String) {
+        var ids: [String] = []
+        for _ in 0..<2 {
+            let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\"}", headers: headers)
+            let id = try #require(JSONParser.parseIfJSON(made.body)?["instance_id"]?.stringValue, "\(made.text)")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 9}", headers: headers).status == 200)
+            ids.append(id)
+        }
+        return (ids[0], ids[1])
+    }
+
+    private static func reply(_ socket: RawWebSocket, after sent: String) async throws -> String {
+        guard case .text(let text) = try await socket.nextMessage(timeout: .seconds(10), after: sent) else {
+            throw RawWebSocket.Failure(description: "no text answer to \(sent)")
+        }
+        return text
+    }
+
+    @Test("step answers are the session's text exactly; render: null and full go to the session")
+    func sameAnswers() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let (fast, slow) = try await Self.twins(try KeepAliveConnection(port: port))
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            for n in 0..<12 {
+                let before = server.state.gymieFastSteps.count
+                let a = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, n % 2).utf8)); return "step" }())
+                #expect(server.state.gymieFastSteps.count == before + 1, "step \(n) answered on the event loop")
+                let b = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(slow, n % 2, extra: ", \"render\": null").utf8)); return "step" }())
+                #expect(server.state.gymieFastSteps.count == before + 1, "render: null is the session's")
+                #expect(a == b && a.hasPrefix("[["), "\(a) vs \(b)")
+            }
+            let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, 0, extra: ", \"full\": true").utf8)); return "full" }())
+            #expect(full.hasPrefix("{") && full.contains("\"terminated\""), "\(full)")
+        }
+    }
+
+    @Test("messages sent without waiting are answered in their order, behind the session's answers")
+    func pipelined() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let (id, check) = try await Self.twins(try KeepAliveConnection(port: port))
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            let space = "{\"method\": \"observation_space\", \"params\": {\"instance_id\": \"\(id)\"}}"
+            let actions = "{\"method\": \"action_space\", \"params\": {\"instance_id\": \"\(id)\"}}"
+            let messages = [space, Self.step(id, 1), Self.step(id, 0), actions, Self.step(id, 1), Self.step(id, 1), space, Self.step(id, 0)]
+            for message in messages { socket.send(opcode: 1, Array(message.utf8)) }
+            var replies: [String] = []
+            for message in messages { replies.append(try await Self.reply(socket, after: message)) }
+            let kinds = replies.map { $0.contains("\"Box\"") ? "box" : $0.contains("\"Discrete\"") ? "discrete" : $0.hasPrefix("[[") ? "step" : $0 }
+            #expect(kinds == ["box", "step", "step", "discrete", "step", "step", "box", "step"], "\(replies)")
+            // The same steps one at a time, on its twin.
+            let expected = try await {
+                var out: [String] = []
+                for action in [1, 0, 1, 1, 0] {
+                    out.append(try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(check, action).utf8)); return "check" }()))
+                }
+                return out
+            }()
+            #expect(replies.filter { $0.hasPrefix("[[") } == expected)
+        }
+    }
+
+    @Test("a wrong action, an unknown instance and another key's instance close the socket with the session's words")
+    func errors() async throws {
+        var ring = APIKeyring()
+        try ring.add(name: "alice", key: "alice-key-0123")
+        try ring.add(name: "bob", key: "bob-key-4567")
+        let server = FastPathServer(keyring: ring)
+        try await server.live { port in
+            let (alice, _) = try await Self.twins(try KeepAliveConnection(port: port), headers: ["X-API-Key": "alice-key-0123"])
+            let own = try RawWebSocket(port: port, path: "/gym?api_key=alice-key-0123")
+            defer { own.close() }
+            let before = server.state.gymieFastSteps.count
+            #expect(try await Self.reply(own, after: { own.send(opcode: 1, Array(Self.step(alice, 1).utf8)); return "own" }()).hasPrefix("[["))
+            #expect(server.state.gymieFastSteps.count == before + 1)
+            own.send(opcode: 1, Array(Self.step(alice, 7).utf8))
+            let wrong = try await own.nextMessage(timeout: .seconds(10), after: "action 7")
+            guard case .close(let code, let reason) = wrong else { Issue.record("\(wrong)"); return }
+            #expect(code == 1007 && reason == "Action `7` is wrong", "\(String(describing: code)) \(reason)")
+            for (path, id) in [("/gym?api_key=bob-key-4567", alice), ("/gym?api_key=alice-key-0123", "nope")] {
+                let socket = try RawWebSocket(port: port, path: path)
+                defer { socket.close() }
+                socket.send(opcode: 1, Array(Self.step(id, 1).utf8))
+                let closed = try await socket.nextMessage(timeout: .seconds(10), after: "\(path) \(id)")
+                guard case .close(let code, let reason) = closed else { Issue.record("\(closed)"); continue }
+                #expect(code == 1007 && reason == "Instance `\(id)` not found", "\(String(describing: code)) \(reason)")
+            }
+            #expect(server.state.gymieFastSteps.count == before + 1)
+        }
+    }
+}

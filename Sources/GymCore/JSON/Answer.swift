@@ -60,27 +60,43 @@ extension JSONWriter {
             if index > 0 { append(", ") }
             write(key)
             append(": ")
-            switch answer.fields[key]! {
-            case .json(let json): write(json)
-            case .value(let space, let value): space.write(value, into: &self)
-            case .batch(let space, let values): space.writeBatched(values, into: &self)
-            case .doubles(let values):
-                appendByte(UInt8(ascii: "["))
-                for (i, value) in values.enumerated() {
-                    if i > 0 { appendSeparator() }
-                    write(value)
-                }
-                appendByte(UInt8(ascii: "]"))
-            case .bools(let values):
-                appendByte(UInt8(ascii: "["))
-                for (i, value) in values.enumerated() {
-                    if i > 0 { appendSeparator() }
-                    append(value ? StaticString("true") : StaticString("false"))
-                }
-                appendByte(UInt8(ascii: "]"))
-            }
+            write(answer.fields[key]!)
         }
         append("}")
+    }
+
+    /// Writes the fields `keys` of an answer as a JSON list, each as `write(_: Answer)` writes it
+    /// (`null` for a field it lacks): Gymie's `[observation, reward, done, info]`.
+    public mutating func writeList(_ answer: Answer, _ keys: [String]) {
+        appendByte(UInt8(ascii: "["))
+        for (index, key) in keys.enumerated() {
+            if index > 0 { appendSeparator() }
+            if let value = answer.fields[key] { write(value) } else { append("null") }
+        }
+        appendByte(UInt8(ascii: "]"))
+    }
+
+    /// One field of an answer, observations written straight from their values.
+    public mutating func write(_ value: Answer.Value) {
+        switch value {
+        case .json(let json): write(json)
+        case .value(let space, let value): space.write(value, into: &self)
+        case .batch(let space, let values): space.writeBatched(values, into: &self)
+        case .doubles(let values):
+            appendByte(UInt8(ascii: "["))
+            for (i, value) in values.enumerated() {
+                if i > 0 { appendSeparator() }
+                write(value)
+            }
+            appendByte(UInt8(ascii: "]"))
+        case .bools(let values):
+            appendByte(UInt8(ascii: "["))
+            for (i, value) in values.enumerated() {
+                if i > 0 { appendSeparator() }
+                append(value ? StaticString("true") : StaticString("false"))
+            }
+            appendByte(UInt8(ascii: "]"))
+        }
     }
 
     public static func encode(_ answer: Answer) -> [UInt8] {

@@ -54,6 +54,13 @@ struct GymieSession: Sendable {
         }
     }
 
+    /// A step's answer as Gymie gives it: `[observation, reward, done, info]`.
+    static func stepText(_ answer: Answer) -> String {
+        var writer = JSONWriter(reservingCapacity: 256)
+        writer.writeList(answer, ["observation", "reward", "done", "info"])
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     /// A close reason fits in a close frame's 123 bytes: longer ones are cut at a character
     /// boundary.
     static func closeReason(_ reason: String) -> String {
@@ -169,9 +176,7 @@ struct GymieSession: Sendable {
             }
             let answer = try await instance.step(action: action, render: render)
             if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
-            return .text(JSONWriter.string([
-                answer.json("observation") ?? .null, answer.json("reward") ?? .null, answer.json("done") ?? .null, answer.json("info") ?? [:],
-            ]))
+            return .text(Self.stepText(answer))
         case .close:
             try await manager.close(instanceID, for: owner)
             return .text("true")
