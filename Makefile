@@ -63,7 +63,7 @@ test-python: release
 .PHONY: test-client
 test-client: deps-test release venv
 	@scripts/make-client-venv.sh $(VENV)/client
-	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) GYM_SERVER_PYTHON=$(abspath $(VENV))/bridge/bin/python \
+	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) GYM_TEST_BRIDGE_PYTHON=$(abspath $(VENV))/bridge/bin/python \
 		$(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
 	PYTHON=$(VENV)/client/bin/python examples/run_examples_test.sh --server .build/release/gym-server 3
 

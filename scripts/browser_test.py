@@ -72,11 +72,12 @@ class Server:
                    "--monitor-dir", self.monitor]
         for key in api_keys:
             command += ["--api-key", key]
-        environment = None
+        # Bridged environments only with --python, whatever the environment names.
+        environment = {name: value for name, value in os.environ.items() if name != "GYM_SERVER_PYTHON"}
         if python:
             # Bridged environments, with the bridge tests' own (bridge/tests/gym_server_test_envs.py).
             command += ["--python", python, "--python-import", "gym_server_test_envs"]
-            environment = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "bridge", "tests"))
+            environment["PYTHONPATH"] = os.path.join(ROOT, "bridge", "tests")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=environment)
         self.api = f"http://127.0.0.1:{self.api_port}/v1"
         self.files = f"http://127.0.0.1:{self.files_port}"
@@ -524,7 +525,7 @@ def main():
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium",
                         help="Debian's chromium, which Playwright launches (no browser is downloaded)")
     parser.add_argument("--screenshots", default=os.path.join(ROOT, ".tmp", "browser"))
-    parser.add_argument("--python", default=os.environ.get("GYM_SERVER_PYTHON"),
+    parser.add_argument("--python", default=os.environ.get("GYM_TEST_BRIDGE_PYTHON"),
                         help="a Python with gymnasium and box2d: the server bridges LunarLander-v3 with it")
     args = parser.parse_args()
     os.makedirs(args.screenshots, exist_ok=True)
@@ -548,7 +549,7 @@ def main():
                 if args.python:
                     test_bridged_instance(page, server, results, args.screenshots)
                 else:
-                    print("SKIP the bridged environment: no --python (GYM_SERVER_PYTHON)")
+                    print("SKIP the bridged environment: no --python (GYM_TEST_BRIDGE_PYTHON)")
                 results.check("no script errors in the pages", not page.errors, "; ".join(page.errors[:3]))
                 test_api_keys(browser, args.server, results, args.screenshots)
                 test_shutdown_with_open_stream(page, server, results)

@@ -67,6 +67,9 @@ def _start(binary: str, workdir: Path, extra_arguments: list[str]) -> Server:
             [binary, "--host", "127.0.0.1", "--port", str(port), "--files-port", str(files_port),
              "--monitor-dir", str(monitor_dir), "--log-level", "warning", *extra_arguments],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # Bridged environments only where a test asks for them (--python), not because the
+            # environment of the test run names a Python.
+            env={name: value for name, value in os.environ.items() if name != "GYM_SERVER_PYTHON"},
         )
         log.close()
         url = f"http://127.0.0.1:{port}"

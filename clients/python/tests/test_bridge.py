@@ -4,7 +4,7 @@ environment to every kind of client: RemoteEnv over REST and over the WebSocket,
 gym_http_client request by request, Gymie's protocol as a browser sends it; with frames, a monitor
 video and the live view's event stream; and a worker killed mid-episode fails only its instance.
 
-The server's Python is GYM_SERVER_PYTHON (gymnasium, box2d, pygame: `make test-client` gives it
+The bridge's Python is GYM_TEST_BRIDGE_PYTHON (gymnasium, box2d, pygame: `make test-client` gives it
 .venv/bridge); without it these tests are skipped, visibly. The reference episodes come from
 in-process Gymnasium in that Python (bridge/tests/reference_episode.py).
 """
@@ -26,7 +26,7 @@ from websockets.sync.client import connect
 import gym_server_client
 from conftest import _serve
 
-PYTHON_VARIABLE = "GYM_SERVER_PYTHON"
+PYTHON_VARIABLE = "GYM_TEST_BRIDGE_PYTHON"
 REPOSITORY = Path(__file__).resolve().parents[3]
 TEST_ENVS = REPOSITORY / "bridge" / "tests"
 
