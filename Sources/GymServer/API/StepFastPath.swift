@@ -223,7 +223,7 @@ public final class AtomicCount: Sendable {
     public var count: Int { value.load(ordering: .relaxed) }
 }
 
-/// `Date` as HTTP writes it (RFC 9110's IMF-fixdate), made once a second.
+/// `Date` as HTTP writes it (`HTTPDate`, RFC 9110's IMF-fixdate), made once a second.
 struct HTTPDateCache {
     private var second = -1
     private var text = ""
@@ -234,19 +234,8 @@ struct HTTPDateCache {
         let seconds = Int(now.tv_sec)
         if seconds != second {
             second = seconds
-            text = Self.format(seconds)
+            text = HTTPDate.string(epochSeconds: seconds)
         }
         return text
-    }
-
-    static func format(_ seconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }
