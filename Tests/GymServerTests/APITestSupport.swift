@@ -117,3 +117,11 @@ func expectErrorContaining(_ answer: APIAnswer, _ fragments: [String], status: H
     }
     #expect(answer.json["error"]?.stringValue == answer.message, sourceLocation: sourceLocation)
 }
+
+/// Two keys, as a class of students would have them.
+func twoKeys() throws -> APIKeyring {
+    var ring = APIKeyring()
+    try ring.add(name: "alice", key: "alice-key-0123")
+    try ring.add(name: "bob", key: "bob-key-4567")
+    return ring
+}

@@ -248,9 +248,7 @@ struct GymieTests {
 
     @Test("with API keys the socket is authenticated at the upgrade and sees only its key's instances")
     func keys() async throws {
-        var ring = APIKeyring()
-        try ring.add(name: "alice", key: "alice-key-0123")
-        try ring.add(name: "bob", key: "bob-key-4567")
+        let ring = try twoKeys()
         let harness = APIHarness(keyring: ring)
         try await harness.live { api, port in
             let refused = try await converse(port: port, [gymie("make", ["env_id": "CartPole-v1"])])

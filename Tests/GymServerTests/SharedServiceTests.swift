@@ -7,14 +7,6 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 
-/// Two keys, as a class of students would have them.
-private func twoKeys() throws -> APIKeyring {
-    var ring = APIKeyring()
-    try ring.add(name: "alice", key: "alice-key-0123")
-    try ring.add(name: "bob", key: "bob-key-4567")
-    return ring
-}
-
 @Suite("API keys, ownership, limits and idle expiry")
 struct SharedServiceTests {
     @Test("keys file: name:key lines, comments, and the errors for unusable ones")

@@ -16,8 +16,8 @@ private struct FastPathServer {
     let state: GymServerState
     let monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-fastpath-tests-\(UUID().uuidString)")
 
-    init(keyring: APIKeyring = APIKeyring()) {
-        manager = EnvironmentManager(monitorRoot: monitorRoot, metrics: ServerMetrics())
+    init(keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()) {
+        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, metrics: ServerMetrics())
         state = GymServerState(manager: manager, shutdown: ShutdownSwitch(allowed: false), keyring: keyring)
     }
 
@@ -194,11 +194,31 @@ struct StepFastPathTests {
         }
     }
 
+    @Test("bodies over the fast path's 64 KiB or over --max-body-size go to the route: a 413 that names the limit, and the server goes on")
+    func bodySizes() async throws {
+        var limits = ServerLimits()
+        limits.maxBodySize = 100_000
+        let server = FastPathServer(limits: limits)
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let id = try await Self.make(connection)
+            let before = server.state.fastPathSteps.count
+            let padded = { (size: Int) in "{\"action\": 1, \"pad\": \"" + String(repeating: "x", count: size) + "\"}" }
+            // Over the fast path's own bound, under the server's: the route steps it.
+            let large = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: padded(70_000))
+            #expect(large.status == 200, "\(large.text.prefix(200))")
+            let huge = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: padded(200_000))
+            #expect(huge.status == 413 && huge.text.contains("100000 bytes") && huge.text.contains("--max-body-size"), "\(huge.text.prefix(300))")
+            #expect(server.state.fastPathSteps.count == before)
+            let fresh = try KeepAliveConnection(port: port)
+            #expect(try await fresh.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}").status == 200)
+            #expect(server.state.fastPathSteps.count == before + 1)
+        }
+    }
+
     @Test("with API keys: a key in a header or the query is checked; none, a wrong one or another's instance get the route's answer")
     func keys() async throws {
-        var ring = APIKeyring()
-        try ring.add(name: "alice", key: "alice-key-0123")
-        try ring.add(name: "bob", key: "bob-key-4567")
+        let ring = try twoKeys()
         let server = FastPathServer(keyring: ring)
         try await server.live { port in
             let connection = try KeepAliveConnection(port: port)
@@ -326,9 +346,7 @@ struct GymieFastPathTests {
 
     @Test("a wrong action, an unknown instance and another key's instance close the socket with the session's words")
     func errors() async throws {
-        var ring = APIKeyring()
-        try ring.add(name: "alice", key: "alice-key-0123")
-        try ring.add(name: "bob", key: "bob-key-4567")
+        let ring = try twoKeys()
         let server = FastPathServer(keyring: ring)
         try await server.live { port in
             let (alice, _) = try await Self.twins(try KeepAliveConnection(port: port), headers: ["X-API-Key": "alice-key-0123"])
