@@ -380,23 +380,36 @@ struct Latency: ParsableCommand {
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Steps per second and p50 latency over one WebSocket (Gymie's protocol) against REST steps over one keep-alive connection.")
+        abstract: "Steps per second and p50 latency over one WebSocket (Gymie's protocol) against REST steps over one keep-alive connection.",
+        discussion: """
+            The two transports (and the WebSocket's bare round trip, a ping and its pong: the floor no \
+            step can beat) are measured in turns, round after round, and each rate is its median \
+            round: this machine's speed drifts within minutes, and two blocks measured one after \
+            the other would measure the drift as much as the transports.
+            """)
 
     @OptionGroup var server: ServerOptions
 
-    @Option(help: "Steps measured on each transport.")
+    @Option(help: "Steps measured on each transport (split across the rounds).")
     var requests = 20_000
+
+    @Option(help: "Rounds of REST, WebSocket and ping in turn (odd: the median round is the figure).")
+    var rounds = 5
+
+    func validate() throws {
+        guard rounds >= 1, rounds % 2 == 1 else { throw ValidationError("--rounds must be odd and at least 1") }
+        guard requests >= rounds else { throw ValidationError("--requests must be at least --rounds") }
+    }
 
     func run() throws {
         // REST
         let client = try server.client()
         let id = try client.create("CartPole-v1")
         try client.expectOK("/v1/envs/\(id)/reset/", ["seed": 0])
-        let rest = try Self.time(requests) { action in
+        let restStep = { (action: Int) throws in
             let answer = try client.expectOK("/v1/envs/\(id)/step/", ["action": .int(action)])
             if answer["done"] == true { try client.expectOK("/v1/envs/\(id)/reset/", [:]) }
         }
-        try client.expectOK("/v1/envs/\(id)/close/", [:])
         // WebSocket
         var path = "/gym"
         if let key = server.apiKey { path += "?api_key=\(key)" }
@@ -407,7 +420,7 @@ struct Compare: ParsableCommand {
         _ = try socket.receive()
         let messages = [0, 1].map { "{\"method\": \"step\", \"params\": {\"instance_id\": \"\(wsID)\", \"action\": \($0)}}" }
         let reset = "{\"method\": \"reset\", \"params\": {\"instance_id\": \"\(wsID)\"}}"
-        let ws = try Self.time(requests) { action in
+        let wsStep = { (action: Int) throws in
             try socket.send(messages[action])
             let answer = try socket.receive()
             // [observation, reward, done, info]: done is the third element.
@@ -419,15 +432,57 @@ struct Compare: ParsableCommand {
                 _ = try socket.receive()
             }
         }
+        // The floor: the same socket's bare round trip (a ping and its pong), what no step can beat.
+        let payload = Array("gym-load".utf8)
+        let ping = { (_: Int) throws in try socket.ping(payload) }
+
+        let transports: [(name: String, body: (Int) throws -> Void)] = [("REST", restStep), ("WebSocket", wsStep), ("ping", ping)]
+        for transport in transports {
+            for i in 0..<min(1000, requests) { try transport.body(i % 2) }  // warm up
+        }
+        var measured = [[Self.Round]](repeating: [], count: transports.count)
+        for round in 0..<rounds {
+            let count = requests / rounds + (round < requests % rounds ? 1 : 0)
+            for (index, transport) in transports.enumerated() { measured[index].append(try Self.time(count, transport.body)) }
+        }
         try socket.send("{\"method\": \"close\", \"params\": {\"instance_id\": \"\(wsID)\"}}")
         _ = try socket.receive()
-        print(String(format: "compare: REST, 1 keep-alive connection: %.0f steps/s, p50 %.0f µs, p99 %.0f µs", rest.rate, rest.p50, rest.p99))
-        print(String(format: "compare: WebSocket, 1 connection:       %.0f steps/s, p50 %.0f µs, p99 %.0f µs", ws.rate, ws.p50, ws.p99))
-        print(String(format: "compare: WebSocket/REST: %.2fx steps/s, p50 %.2fx", ws.rate / rest.rate, ws.p50 / rest.p50))
+        try client.expectOK("/v1/envs/\(id)/close/", [:])
+
+        let rest = Self.Summary(measured[0]), ws = Self.Summary(measured[1]), floor = Self.Summary(measured[2])
+        for (name, summary) in [("REST, 1 keep-alive connection:", rest), ("WebSocket, 1 connection:      ", ws)] {
+            print(String(format: "compare: %@ %.0f steps/s, p50 %.0f µs, p99 %.0f µs (rounds: %@ steps/s)",
+                name, summary.rate, summary.p50, summary.p99, summary.roundRates))
+        }
+        print(String(format: "compare: WebSocket ping/pong, 1 connection (the floor): %.0f round trips/s, p50 %.0f µs, p99 %.0f µs (rounds: %@)",
+            floor.rate, floor.p50, floor.p99, floor.roundRates))
+        print(String(format: "compare: WebSocket/REST: %.2fx steps/s, p50 %.2fx (%d rounds in turn, the median round's rate)",
+            ws.rate / rest.rate, ws.p50 / rest.p50, rounds))
+        print(String(format: "compare: floor/REST: %.2fx round trips/s (the most a WebSocket step could reach)", floor.rate / rest.rate))
     }
 
-    static func time(_ count: Int, _ step: (Int) throws -> Void) throws -> (rate: Double, p50: Double, p99: Double) {
-        for i in 0..<min(1000, count) { try step(i % 2) }  // warm up
+    struct Round {
+        let rate: Double
+        let latencies: [UInt64]
+    }
+
+    /// A transport over its rounds: the median round's rate, percentiles over every step.
+    struct Summary {
+        let rate: Double
+        let p50: Double
+        let p99: Double
+        let roundRates: String
+
+        init(_ rounds: [Round]) {
+            rate = rounds.map(\.rate).sorted()[rounds.count / 2]
+            let all = rounds.flatMap(\.latencies).sorted()
+            p50 = percentile(all, 0.5)
+            p99 = percentile(all, 0.99)
+            roundRates = rounds.map { String(format: "%.0f", $0.rate) }.joined(separator: ", ")
+        }
+    }
+
+    static func time(_ count: Int, _ step: (Int) throws -> Void) throws -> Round {
         var latencies: [UInt64] = []
         latencies.reserveCapacity(count)
         let start = now()
@@ -437,7 +492,6 @@ struct Compare: ParsableCommand {
             latencies.append(now() - t)
         }
         let elapsed = Double(now() - start) / 1e9
-        latencies.sort()
-        return (Double(count) / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99))
+        return Round(rate: Double(count) / elapsed, latencies: latencies)
     }
 }

@@ -36,6 +36,8 @@ private final class KeepAliveConnection: @unchecked Sendable {
     struct Answer {
         let status: Int
         let headers: [String: String]
+        /// The status line and the header lines, as they came.
+        let lines: [String]
         let body: [UInt8]
         var text: String { String(decoding: body, as: UTF8.self) }
     }
@@ -90,7 +92,7 @@ private final class KeepAliveConnection: @unchecked Sendable {
                     let status = Int(head[0].split(separator: " ")[1]) ?? 0
                     let body = Array(buffer[(end + 4)..<(end + 4 + length)])
                     buffer.removeFirst(end + 4 + length)
-                    return Answer(status: status, headers: headers, body: body)
+                    return Answer(status: status, headers: headers, lines: head, body: body)
                 }
             }
             let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
@@ -131,6 +133,11 @@ struct StepFastPathTests {
                 #expect(a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
                 for name in ["content-type", "content-length", "server"] { #expect(a.headers[name] == b.headers[name], "\(name)") }
                 #expect(a.headers["date"]?.hasSuffix(" GMT") == true && a.headers["date"]?.count == 29, "\(a.headers["date"] ?? "")")
+                // The head as NIO's encoder writes the route's, line for line (but the route's CORS
+                // line, and the date, which may have turned a second).
+                let head = { (lines: [String]) in lines.filter { !$0.hasPrefix("Access-Control-") }.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
+                #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
+                #expect(a.lines.first == "HTTP/1.1 200 OK" && a.lines.count == 5, "\(a.lines)")
                 if n % 6 == 5 {
                     // (Well before CartPole can fall.)
                     _ = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": \(n)}")
@@ -279,10 +286,10 @@ struct GymieFastPathTests {
     }
 
     /// Two CartPoles reset with the same seed over REST; their ids.
-    private static func twins(_ connection: KeepAliveConnection, headers: [String: String] = [:]) async throws -> (String, String) {
+    private static func twins(_ connection: KeepAliveConnection, _ envID: String = "CartPole-v1", headers: [String: String] = [:]) async throws -> (String, String) {
         var ids: [String] = []
         for _ in 0..<2 {
-            let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\"}", headers: headers)
+            let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"\(envID)\"}", headers: headers)
             let id = try #require(JSONParser.parseIfJSON(made.body)?["instance_id"]?.stringValue, "\(made.text)")
             #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 9}", headers: headers).status == 200)
             ids.append(id)
@@ -306,7 +313,14 @@ struct GymieFastPathTests {
             defer { socket.close() }
             for n in 0..<12 {
                 let before = server.state.gymieFastSteps.count
-                let a = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, n % 2).utf8)); return "step" }())
+                // As Python writes it, as JavaScript writes it (both read without a JSON parse),
+                // and in an order and layout only a JSON parse reads.
+                let message = [
+                    Self.step(fast, n % 2),
+                    "{\"method\":\"step\",\"params\":{\"instance_id\":\"\(fast)\",\"action\":\(n % 2)}}",
+                    "{\"params\": {\"action\": \(n % 2),\n \"instance_id\": \"\(fast)\"}, \"method\": \"step\"}",
+                ][n % 3]
+                let a = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(message.utf8)); return message }())
                 #expect(server.state.gymieFastSteps.count == before + 1, "step \(n) answered on the event loop")
                 let b = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(slow, n % 2, extra: ", \"render\": null").utf8)); return "step" }())
                 #expect(server.state.gymieFastSteps.count == before + 1, "render: null is the session's")
@@ -314,6 +328,44 @@ struct GymieFastPathTests {
             }
             let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, 0, extra: ", \"full\": true").utf8)); return "full" }())
             #expect(full.hasPrefix("{") && full.contains("\"terminated\""), "\(full)")
+            // FrozenLake's answers are under 126 bytes (a frame's one-byte length; CartPole's take
+            // the two-byte form).
+            let connection = try KeepAliveConnection(port: port)
+            let (lake, lakeTwin) = try await Self.twins(connection, "FrozenLake-v1")
+            for n in 0..<8 {
+                let before = server.state.gymieFastSteps.count
+                let a = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(lake, n % 4).utf8)); return "lake" }())
+                #expect(server.state.gymieFastSteps.count == before + 1, "lake step \(n) answered on the event loop")
+                let b = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(lakeTwin, n % 4, extra: ", \"render\": null").utf8)); return "lake" }())
+                #expect(a == b && a.utf8.count < 126 && a.hasPrefix("["), "\(a) vs \(b)")
+                if JSONParser.parseIfJSON(Array(a.utf8))?.arrayValue?[2].boolValue == true {
+                    for id in [lake, lakeTwin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": \(n)}") }
+                }
+            }
+        }
+    }
+
+    @Test("pings are answered with their payload, also behind a message the session has not answered")
+    func pings() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let (id, _) = try await Self.twins(try KeepAliveConnection(port: port))
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            let payloads: [[UInt8]] = [[], Array("floor".utf8), [UInt8](repeating: 0x61, count: 125)]
+            for payload in payloads { socket.send(opcode: 9, payload) }
+            // Behind a message for the session: the session answers that ping.
+            socket.send(opcode: 1, Array("{\"method\": \"action_space\", \"params\": {\"instance_id\": \"\(id)\"}}".utf8))
+            socket.send(opcode: 9, Array("behind".utf8))
+            #expect(try await Self.reply(socket, after: "action_space").contains("Discrete"))
+            var pongs: [[UInt8]] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while pongs.count < 4, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+                pongs = socket.frames.filter { $0.opcode == 10 }.map(\.payload)
+            }
+            #expect(pongs == payloads + [Array("behind".utf8)], "\(pongs.map { String(decoding: $0, as: UTF8.self) })")
+            #expect(try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(id, 1).utf8)); return "step" }()).hasPrefix("[["))
         }
     }
 

@@ -549,14 +549,27 @@ def wrk_note(result):
 # ---------------------------------------------------------------------------------------------
 # Sections
 
+def median_run(runs):
+    """The run of median rate among `runs` (an odd count: a run that was measured), with every
+    round's rate kept."""
+    ordered = sorted(runs, key=lambda r: r["requests_per_s"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["rounds"] = [round(r["requests_per_s"]) for r in runs]
+    return chosen
+
+
 def section_step(ctx):
     processes, args, tmp = ctx["processes"], ctx["args"], ctx["tmp"]
     results = {}
     answer_sizes = []
     sample_body = None
 
-    print("gym-server", flush=True)
+    # gym-server and nginx are measured in turns, round after round, and each side's figure is
+    # its median round: this machine's speed drifts by a third within minutes (a VM on 2 shared
+    # cores), and a ratio of two runs minutes apart measured the drift as much as the servers.
+    print(f"gym-server and {NGINX}, {args.rounds} rounds in turn", flush=True)
     server = start_gym_server(processes, args, tmp)
+    nginx = None
     try:
         # The size of a step answer, for nginx's file: the mean over 100 steps of one instance.
         [probe] = server.create_instances(1)
@@ -564,17 +577,31 @@ def section_step(ctx):
         answer_sizes = [len(b) for b in bodies]
         sample_body = min(bodies, key=lambda b: abs(len(b) - statistics.mean(answer_sizes)))
         server.close_instances([probe])
+        nginx = Nginx(processes, tmp, sample_body)
+        results["nginx-command"] = nginx.command
+        ctx["notes"].append({"section": "step", "text": "nginx configuration:\n" + nginx.conf_text})
+        ids_files = {}
         for c in STEP_CONNECTIONS:
             ids = server.create_instances(c)
             for i in ids:
                 server.check_step(i)
-            ids_file = write_ids(tmp, f"step-{c}", ids)
-            results[("gym-server", c)] = measure(processes, args, server.port, ["step", ids_file, c], c,
-                                                 f"POST step, {c} connection(s)")
-            server.close_instances(ids)
+            ids_files[c] = write_ids(tmp, f"step-{c}", ids)
+        runs = {}
+        for round_number in range(1, args.rounds + 1):
+            for c in STEP_CONNECTIONS:
+                runs.setdefault(("gym-server", c), []).append(
+                    measure(processes, args, server.port, ["step", ids_files[c], c], c,
+                            f"[{round_number}] gym-server POST step, {c} connection(s)"))
+                runs.setdefault(("nginx", c), []).append(
+                    measure(processes, args, nginx.port, ["get", "/step.json"], c,
+                            f"[{round_number}] nginx GET {len(sample_body)}-byte file, {c} connection(s)"))
+        for key, measured in runs.items():
+            results[key] = median_run(measured)
         results["gym-server-command"] = server.command
     finally:
         server.stop()
+        if nginx:
+            nginx.stop()
 
     flask = ctx["flask"]
     if flask["available"]:
@@ -596,17 +623,6 @@ def section_step(ctx):
     else:
         print(f"{FLASK}: skipped ({flask['reason']})", flush=True)
 
-    print(f"{NGINX}, {len(sample_body)} bytes", flush=True)
-    nginx = Nginx(processes, tmp, sample_body)
-    try:
-        for c in STEP_CONNECTIONS:
-            results[("nginx", c)] = measure(processes, args, nginx.port, ["get", "/step.json"], c,
-                                            f"GET {len(sample_body)}-byte file, {c} connection(s)")
-        results["nginx-command"] = nginx.command
-        ctx["notes"].append({"section": "step", "text": "nginx configuration:\n" + nginx.conf_text})
-    finally:
-        nginx.stop()
-
     figures = []
     metrics = [("steps_per_s", "steps/s", "steps/s", "higher", "requests_per_s"),
                ("p50_ms", "p50 latency", "ms", "lower", "p50_ms"),
@@ -615,22 +631,34 @@ def section_step(ctx):
         mine = results[("gym-server", c)]
         for key, label, unit, better, field in metrics:
             fig = figure(f"step.c{c}.{key}", f"{label}, {c} connection{'s' if c > 1 else ''}", unit, better,
-                         mine[field], mine["command"], note=wrk_note(mine), server=results["gym-server-command"])
+                         mine[field], mine["command"], note=rounds_note(mine, key), server=results["gym-server-command"])
             if flask["available"]:
                 ref = results[("flask", c)]
                 reference(fig, FLASK, ref[field], ref["command"], note=wrk_note(ref), server=results["flask-command"])
             else:
                 reference(fig, FLASK, status="skipped", note=flask["reason"])
             ref = results[("nginx", c)]
-            reference(fig, NGINX, ref[field], ref["command"], note=wrk_note(ref), server=results["nginx-command"])
+            reference(fig, NGINX, ref[field], ref["command"], note=rounds_note(ref, key), server=results["nginx-command"])
             figures.append(fig)
     return {"figures": figures, "details": {
         "step_answer_bytes": {"mean": statistics.mean(answer_sizes), "min": min(answer_sizes), "max": max(answer_sizes)},
         "nginx_file_bytes": len(sample_body),
         "flask_step_answer_bytes": results.get("flask-answer-size"),
         "connections": STEP_CONNECTIONS,
-        "method": "wrk -t C -c C: one thread and one connection per instance; a 1 s warm-up run precedes each measured run.",
+        "rounds": {f"{name} c{c}": results[(name, c)]["rounds"] for name in ("gym-server", "nginx") for c in STEP_CONNECTIONS},
+        "method": (f"wrk -t C -c C: one thread and one connection per instance; a {args.warmup} s warm-up run precedes "
+                   f"each measured run. gym-server and nginx run side by side and are measured in turns, "
+                   f"{args.rounds} rounds of {args.duration} s; each figure is the round of median rate "
+                   f"(every round's rate in the note). Flask: one run."),
     }}
+
+
+def rounds_note(result, key):
+    if key == "steps_per_s":
+        note = f"rounds (req/s): {', '.join(f'{r:,}' for r in result['rounds'])}; the median round is the figure"
+    else:
+        note = "of the median round"
+    return f"{note}; {wrk_note(result)}" if result["errors"] else note
 
 
 def section_instances(ctx):
@@ -994,6 +1022,8 @@ def parse_args(argv=None):
     parser.add_argument("--server", default=str(REPO / ".build/release/gym-server"),
                         help="the gym-server binary (default: .build/release/gym-server of this repository)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured wrk run (default 10)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of gym-server and nginx in turn in the step section; each figure is the median round (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of the warm-up before each run, 0 for none (default 1)")
     parser.add_argument("--only", default=None, help="comma-separated sections: names or numbers (default: all)")
     parser.add_argument("--gym-http-api", default=os.environ.get("GYM_HTTP_API_DIR"),
@@ -1006,6 +1036,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.duration < 1:
         parser.error("--duration must be at least 1 second")
+    if args.rounds < 1 or args.rounds % 2 == 0:
+        parser.error("--rounds must be an odd number, at least 1 (the median round is the figure)")
     if args.warmup < 0:
         parser.error("--warmup cannot be negative")
     if args.only:

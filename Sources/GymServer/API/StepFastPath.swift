@@ -62,15 +62,25 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private lazy var series: RequestMetrics.Series? = shared.manager.metrics.map {
         $0.api.series(for: RequestMetrics.key(route: Self.route, method: .post, status: .ok))
     }
-    /// The last answer's headers: the next answer of the same length and type in the same second
-    /// reuses them.
-    private var headers = HTTPHeaders()
-    private var headersKey: (length: Int, contentType: String, date: String) = (-1, "", "")
+    /// The last answer's head: the next answer of the same length and type in the same second
+    /// reuses it.
+    private var head: [UInt8] = []
+    private var headKey: (length: Int, contentType: String, date: String) = (-1, "", "")
+    /// NIO's response encoder, where an answer of the fast path enters the pipeline.
+    private var encoderContext: ChannelHandlerContext?
 
     static let route = "/v1/envs/{instance_id}/step"
 
     init(_ shared: Shared) {
         self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        encoderContext = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -178,18 +188,32 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
     }
 
+    /// The answer as one buffer: the head as NIO's `HTTPResponseEncoder` writes Hummingbird's
+    /// (status line, then the type, the length, the date and the server), and the body. It is
+    /// written from the encoder's place in the pipeline, past it: nothing is left to encode, and
+    /// one buffer leaves in one `write` where the encoder's head, body and end left in a `writev`
+    /// of three. The encoder holds no state between responses, and none of Hummingbird's is
+    /// under way (`passedOn` is 0), so it misses nothing.
     private func write(_ context: ChannelHandlerContext, _ version: HTTPVersion, _ body: ByteBuffer, contentType: String) {
         let date = dates.now()
-        if headersKey.length != body.readableBytes || headersKey.date != date || headersKey.contentType != contentType {
-            // As Hummingbird writes them: the type, the length, then the date and the server.
-            headers = HTTPHeaders([
+        if headKey.length != body.readableBytes || headKey.date != date || headKey.contentType != contentType {
+            head = Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.readableBytes)\r\nDate: \(date)\r\nServer: \(shared.serverName)\r\n\r\n".utf8)
+            headKey = (body.readableBytes, contentType, date)
+        }
+        guard let encoder = encoderContext else {
+            // (No encoder where Hummingbird puts it: through the pipeline, as the route answers.)
+            let headers = HTTPHeaders([
                 ("Content-Type", contentType), ("Content-Length", String(body.readableBytes)), ("Date", date), ("Server", shared.serverName),
             ])
-            headersKey = (body.readableBytes, contentType, date)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
         }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: head.count + body.readableBytes)
+        buffer.writeBytes(head)
+        buffer.writeImmutableBuffer(body)
+        encoder.writeAndFlush(NIOAny(buffer), promise: nil)
     }
 }
 

@@ -38,8 +38,38 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// A close frame went one way or the other.
     private var ending = false
 
+    /// NIO's frame encoder: an answer enters the pipeline there, already a frame.
+    private var encoderContext: ChannelHandlerContext?
+
     init(_ shared: Shared) {
         self.shared = shared
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        encoderContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        encoderContext = nil
+    }
+
+    /// A final, unmasked text frame (a server's) of `payload`, header and payload in one buffer, as
+    /// `WebSocketFrameEncoder` would write it in two: one `write` for the answer instead of a
+    /// `writev`.
+    static func textFrame(_ payload: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: payload.count + 10)
+        buffer.writeInteger(UInt8(0x81))  // FIN, text
+        if payload.count < 126 {
+            buffer.writeInteger(UInt8(payload.count))
+        } else if payload.count <= Int(UInt16.max) {
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(payload.count))
+        } else {
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(payload.count))
+        }
+        buffer.writeBytes(payload)
+        return buffer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -48,9 +78,25 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let text = answer(frame.unmaskedData)
         {
             shared.answered.increment()
-            var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-            buffer.writeString(text)
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+            if let encoder = encoderContext {
+                encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
+            } else {
+                var buffer = context.channel.allocator.buffer(capacity: text.count)
+                buffer.writeBytes(text)
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+            }
+            return
+        }
+        if !ending, unanswered == 0, frame.opcode == .ping, frame.fin, frame.length <= 125, let encoder = encoderContext {
+            // A ping is answered here too, with its payload (RFC 6455 5.5.3), as the session would:
+            // the bare round trip of this socket, which `gym-load compare` measures as the floor
+            // of a step.
+            var pong = context.channel.allocator.buffer(capacity: frame.length + 2)
+            pong.writeInteger(UInt8(0x8A))  // FIN, pong
+            pong.writeInteger(UInt8(frame.length))
+            var payload = frame.unmaskedData
+            pong.writeBuffer(&payload)
+            encoder.writeAndFlush(NIOAny(pong), promise: nil)
             return
         }
         switch frame.opcode {
@@ -73,7 +119,19 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The answer's text, or nil: the session must answer.
-    private func answer(_ payload: ByteBuffer) -> String? {
+    private func answer(_ payload: ByteBuffer) -> [UInt8]? {
+        guard let (instanceID, action) = Self.plainStep(payload) ?? Self.parsedStep(payload),
+            let instance = try? shared.manager.instance(instanceID, for: shared.owner),
+            // Gymie's check, as the session makes it: an action it would call wrong is the session's.
+            (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
+            let stepped = try? instance.stepWithoutWaiting(action: action)
+        else { return nil }
+        return GymieSession.stepBytes(stepped)
+    }
+
+    /// A step message read as JSON: its instance id and action, nil when it is not one the fast
+    /// path may answer.
+    private static func parsedStep(_ payload: ByteBuffer) -> (String, JSON)? {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil,
             case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
             message.count == 2, message["method"] == .string("step"),
@@ -81,16 +139,80 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             params.keys.allSatisfy({ Self.parameters.contains($0) }),
             let instanceID = params["instance_id"]?.stringValue, let action = params["action"],
             params["render"] == nil || params["render"] == .bool(false),
-            params["full"] == nil || params["full"] == .bool(false),
-            let instance = try? shared.manager.instance(instanceID, for: shared.owner),
-            // Gymie's check, as the session makes it: an action it would call wrong is the session's.
-            (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
-            let stepped = try? instance.stepWithoutWaiting(action: action)
+            params["full"] == nil || params["full"] == .bool(false)
         else { return nil }
-        return GymieSession.stepText(stepped)
+        return (instanceID, action)
     }
 
     private static let parameters: Set<String> = ["instance_id", "action", "render", "full"]
+
+    /// The step message as clients write it, read without building its JSON:
+    /// `{"method": "step", "params": {"instance_id": "<id>", "action": <value>}}`, with or without
+    /// a space after each `:` and `,` (Python's `json.dumps`, JavaScript's `JSON.stringify`).
+    /// Only the action is parsed. Anything else (another order, other keys, escapes in the id,
+    /// a byte outside ASCII) is nil, and `parsedStep` reads it: both take exactly the same
+    /// messages to the same id and action.
+    static func plainStep(_ payload: ByteBuffer) -> (String, JSON)? {
+        payload.withUnsafeReadableBytes { bytes -> (String, JSON)? in
+            var scanner = LiteralScanner(bytes: bytes)
+            guard scanner.take("{"), scanner.take("\"method\""), scanner.take(":"), scanner.take("\"step\""), scanner.take(","),
+                scanner.take("\"params\""), scanner.take(":"), scanner.take("{"), scanner.take("\"instance_id\""), scanner.take(":"),
+                scanner.take("\""), let id = scanner.identifier(), scanner.take("\""), scanner.take(","),
+                scanner.take("\"action\""), scanner.take(":"),
+                let action = scanner.valueBeforeClosingBraces(2),
+                !action.contains(where: { $0 >= 0x80 }),
+                let value = try? JSONParser.parse(action)
+            else { return nil }
+            return (id, value)
+        }
+    }
+}
+
+/// Reads fixed ASCII tokens from the front of a message, a space allowed before each.
+private struct LiteralScanner {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+
+    private mutating func skipSpace() {
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+    }
+
+    mutating func take(_ token: StaticString) -> Bool {
+        skipSpace()
+        let count = token.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        let start = token.utf8Start
+        for i in 0..<count where bytes[index + i] != start[i] { return false }
+        index += count
+        return true
+    }
+
+    /// An instance id: letters, digits, `-` and `_` (nothing to unescape).
+    mutating func identifier() -> String? {
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            else { break }
+            index += 1
+        }
+        guard index > start else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// What is left before `count` closing braces that end the message (spaces allowed around
+    /// them): the last value's bytes.
+    func valueBeforeClosingBraces(_ count: Int) -> UnsafeRawBufferPointer? {
+        var end = bytes.count
+        for _ in 0..<count {
+            while end > index, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+            guard end > index, bytes[end - 1] == UInt8(ascii: "}") else { return nil }
+            end -= 1
+        }
+        guard end > index else { return nil }
+        return UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+    }
 }
 
 /// Added to a connection while its upgrade to Gymie's WebSocket is decided: when the upgrade

@@ -56,10 +56,17 @@ struct GymieSession: Sendable {
 
     /// A step's answer as Gymie gives it: `[observation, reward, done, info]`.
     static func stepText(_ answer: Answer) -> String {
-        var writer = JSONWriter(reservingCapacity: 256)
-        writer.writeList(answer, ["observation", "reward", "done", "info"])
-        return String(decoding: writer.bytes, as: UTF8.self)
+        String(decoding: stepBytes(answer), as: UTF8.self)
     }
+
+    /// `stepText`'s UTF-8.
+    static func stepBytes(_ answer: Answer) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 256)
+        writer.writeList(answer, Self.stepFields)
+        return writer.bytes
+    }
+
+    private static let stepFields = ["observation", "reward", "done", "info"]
 
     /// A close reason fits in a close frame's 123 bytes: longer ones are cut at a character
     /// boundary.
