@@ -52,5 +52,11 @@ struct JSONTests {
         #expect(text == #"{"a": "q\"\n\u0001é", "b": [1, 2.5, null, true]}"#)
         #expect(try JSONParser.parse(text) == value)
         #expect(JSONWriter.string(.double(.infinity)) == "Infinity")
+        // Strings without anything to escape are copied whole; one escape anywhere takes the
+        // byte-by-byte path.
+        #expect(JSONWriter.string(.string("plain é ∞ 0123")) == "\"plain é ∞ 0123\"")
+        #expect(JSONWriter.string(.string("a\\b")) == #""a\\b""#)
+        #expect(JSONWriter.string(.string("tab\tend")) == #""tab\tend""#)
+        #expect(JSONWriter.string(.string("")) == "\"\"")
     }
 }

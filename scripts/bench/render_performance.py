@@ -84,6 +84,10 @@ def section_markdown(name, section):
     method = section.get("details", {}).get("method")
     if method:
         out += [method, ""]
+    rounds = section.get("details", {}).get("rounds")
+    if rounds:
+        out += ["Every round (requests/s, in the order measured): " + "; ".join(
+            f"{name} {', '.join(f'{r:,}' for r in values)}" for name, values in rounds.items()) + ".", ""]
     for line in section.get("skipped", []) + section.get("notices", []):
         out += [f"> {cell(line)}", ""]
     out += ["| figure | gym-server | compared with | its figure | gym-server ÷ it |", "| --- | ---: | --- | ---: | ---: |"]

@@ -34,11 +34,11 @@ public struct JSONWriter {
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { append(", ") }
-                write(key)
+                write(member.key)
                 append(": ")
-                write(members[key]!)
+                write(member.value)
             }
             bytes.append(UInt8(ascii: "}"))
         }
@@ -69,6 +69,16 @@ public struct JSONWriter {
 
     public mutating func write(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings (keys, ids, file names) need no escape: copied whole.
+        let plain = s.utf8.withContiguousStorageIfAvailable { units -> Bool in
+            for unit in units where unit < 0x20 || unit == UInt8(ascii: "\"") || unit == UInt8(ascii: "\\") { return false }
+            bytes.append(contentsOf: units)
+            return true
+        }
+        if plain == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for unit in s.utf8 {
             switch unit {
             case UInt8(ascii: "\""): append("\\\"")

@@ -223,9 +223,9 @@ public struct MessagePackWriter {
 
     public mutating func write(_ answer: Answer) {
         writeMapHeader(answer.fields.count)
-        for key in answer.fields.keys.sorted() {
+        for (key, field) in answer.fields.sorted(by: { $0.key < $1.key }) {
             write(key)
-            switch answer.fields[key]! {
+            switch field {
             case .json(let json): write(json)
             case .value(let space, let value): writePacked(space, [value], batched: false)
             case .batch(let space, let values): writePacked(space, values, batched: true)
