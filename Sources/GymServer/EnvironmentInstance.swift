@@ -179,7 +179,12 @@ public final class EnvironmentInstance: Sendable {
     }
 
     public func reset(seeds: VectorSeeds, options: [String: JSON]?, render: Bool) async throws(GymError) -> Answer {
-        try await advance(.reset, render: render) { [self] (core, recorder) throws(GymError) in
+        try await advance(.reset, render: render, resetBody(seeds, options))
+    }
+
+    /// What a reset does to the environments, for `advance`.
+    private func resetBody(_ seeds: VectorSeeds, _ options: [String: JSON]?) -> StageBody {
+        { [self] (core, recorder) throws(GymError) in
             switch try core.takeOut(id) {
             case .taken: preconditionFailure("takeOut never answers .taken")
             case .single(var env):
@@ -210,17 +215,25 @@ public final class EnvironmentInstance: Sendable {
         try await advance(.step, render: render, stepBody(action))
     }
 
-    /// `step` for the REST fast path (`StepFastPath`, on an event loop): a native, plain instance
-    /// without a monitor is stepped at once, under its lock, with nothing to wait for (no frame to
-    /// write, no statistics to flush, no worker to ask). nil when the instance needs the full path
-    /// (a vector, a bridged environment, a monitor, closed); throws what `step` would, having
-    /// changed nothing.
+    /// `step` for the fast paths (`StepFastPath`, `GymieFastPath`, on an event loop): a native,
+    /// plain instance without a monitor is stepped at once, under its lock, with nothing to wait
+    /// for (no frame to write, no statistics to flush, no worker to ask). nil when the instance
+    /// needs the full path (a vector, a bridged environment, a monitor, closed); throws what
+    /// `step` would, having changed nothing.
     func stepWithoutWaiting(action: JSON) throws(GymError) -> Answer? {
+        try advanceWithoutWaiting(.step, stepBody(action))
+    }
+
+    /// `reset` (a seed or none, no options, no frame) for the fast paths, as `stepWithoutWaiting`.
+    func resetWithoutWaiting(seed: UInt64?) throws(GymError) -> Answer? {
+        try advanceWithoutWaiting(.reset, resetBody(seed.map(VectorSeeds.base) ?? .none, nil))
+    }
+
+    private func advanceWithoutWaiting(_ transition: Transition, _ body: StageBody) throws(GymError) -> Answer? {
         guard workerQueue == nil, numEnvs == nil else { return nil }
-        let body = stepBody(action)
         let advanced = try state.withLock { (state) throws(GymError) -> Advanced? in
             guard !state.closed, state.recorder == nil else { return nil }
-            return try stageOne(.step, render: false, body, &state)
+            return try stageOne(transition, render: false, body, &state)
         }
         return advanced.map { Answer($0.answer) }
     }

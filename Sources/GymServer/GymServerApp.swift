@@ -62,10 +62,12 @@ public struct GymServerState: Sendable {
     public let archives: ConcurrencyLimit
     public let filesPort: FilesPortHealth
     public let metricsAccess: MetricsAccess
-    /// Steps answered by the REST fast path (`StepFastPath`).
+    /// Steps and resets answered by the REST fast path (`StepFastPath`).
     public let fastPathSteps = AtomicCount()
-    /// Gymie step messages answered by the WebSocket's fast path (`GymieFastPath`).
+    public let fastPathResets = AtomicCount()
+    /// Gymie step and reset messages answered by the WebSocket's fast path (`GymieFastPath`).
     public let gymieFastSteps = AtomicCount()
+    public let gymieFastResets = AtomicCount()
 
     public init(
         manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
@@ -140,7 +142,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
     let manager = state.manager
     let fastPath = StepFastPath.Shared(
         manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
-        answered: state.fastPathSteps)
+        answered: state.fastPathSteps, resets: state.fastPathResets)
     return .http1WebSocketUpgrade(
         configuration: .init(
             http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
@@ -164,7 +166,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
         }
         let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize)
         // Steps answered on the event loop (GymieFastPath), put in place as the upgrade completes.
-        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps))
+        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets))
         try await channel.pipeline.addHandler(installer).get()
         return .upgrade([:]) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)

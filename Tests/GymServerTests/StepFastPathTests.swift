@@ -153,6 +153,52 @@ struct StepFastPathTests {
         }
     }
 
+    @Test("resets with a seed or none are the route's answers byte for byte; options, render, bad seeds and monitors are the route's")
+    func resets() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let fast = try await Self.make(connection, "FrozenLake-v1")
+            let slow = try await Self.make(connection, "FrozenLake-v1")
+            let resets = { server.state.fastPathResets.count }
+            // An empty body, {}, a seed, a null seed, render: false; each after a few steps.
+            for (n, body) in [nil, "{}", "{\"seed\": 5}", "{\"seed\": null}", "{\"seed\": 11, \"render\": false}", "{\"seed\": 5}"].enumerated() {
+                for action in [1, 2] {
+                    _ = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(action)}")
+                    _ = try await connection.exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": \(action)}")
+                }
+                let before = resets()
+                let path = n % 2 == 0 ? "reset/" : "reset"
+                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/\(path)", body: body)
+                #expect(resets() == before + 1, "reset \(body ?? "without a body") took the fast path")
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: body, headers: ["Origin": "http://x"])
+                #expect(resets() == before + 1, "with Origin: the route")
+                #expect(a.status == 200 && a.body == b.body && a.text.hasPrefix("{\"info\": {"), "\(a.text) vs \(b.text)")
+                let head = { (lines: [String]) in lines.filter { !$0.hasPrefix("Access-Control-") }.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
+                #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
+            }
+            let before = resets()
+            let options = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 1, \"options\": {}}")
+            #expect(options.status == 200, "\(options.text)")
+            let rendered = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"render\": true}")
+            #expect(rendered.status == 200 && rendered.text.contains("\"render\""), "\(rendered.text)")
+            for bad in ["{\"seed\": -1}", "{\"seed\": \"x\"}", "{\"seed\": [1, 2]}"] {
+                let answer = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: bad)
+                #expect(answer.status == 400 && answer.text.contains("seed"), "\(bad): \(answer.text)")
+            }
+            let unknown = try await connection.exchange("POST", "/v1/envs/nope/reset/", body: "{}")
+            #expect(unknown.status == 400 && unknown.text.contains("Instance_id nope unknown"), "\(unknown.text)")
+            #expect(resets() == before, "none of these was the fast path's")
+            // Both paths count in the route's series.
+            let metrics = try await connection.exchange("GET", "/metrics")
+            let line = metrics.text.split(separator: "\n").first {
+                $0.hasPrefix("gym_http_requests_total{") && $0.contains("route=\"/v1/envs/{instance_id}/reset\"") && $0.contains("status=\"200\"")
+            }
+            // 2 makes' resets, 12 compared, options and render.
+            #expect(line?.hasSuffix(" 16") == true, "\(line ?? "none")")
+        }
+    }
+
     @Test("errors, render, monitors, vectors and odd bodies go to the route, which answers them in its own words")
     func everythingElse() async throws {
         let server = FastPathServer()
@@ -342,6 +388,36 @@ struct GymieFastPathTests {
                     for id in [lake, lakeTwin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": \(n)}") }
                 }
             }
+        }
+    }
+
+    @Test("resets with a seed or none are the session's text; options and full go to the session")
+    func resets() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let (fast, slow) = try await Self.twins(try KeepAliveConnection(port: port))
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            let reset = { (id: String, extra: String) in "{\"method\": \"reset\", \"params\": {\"instance_id\": \"\(id)\"\(extra)}}" }
+            for extra in ["", ", \"seed\": 4", ", \"seed\": null", ", \"seed\": 4"] {
+                for action in [1, 0, 1] {
+                    for id in [fast, slow] { _ = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(id, action).utf8)); return "step" }()) }
+                }
+                let before = server.state.gymieFastResets.count
+                let a = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(fast, extra).utf8)); return "reset" }())
+                #expect(server.state.gymieFastResets.count == before + 1, "reset\(extra) answered on the event loop")
+                // (options: null is no options, but the session's to read.)
+                let b = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(slow, extra + ", \"options\": null").utf8)); return "reset" }())
+                #expect(server.state.gymieFastResets.count == before + 1)
+                #expect(a == b && a.hasPrefix("[") && !a.contains("info"), "\(a) vs \(b)")
+            }
+            let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(fast, ", \"full\": true").utf8)); return "full" }())
+            #expect(full.hasPrefix("{") && full.contains("\"info\""), "\(full)")
+            // A wrong seed: the session's words.
+            socket.send(opcode: 1, Array(reset(fast, ", \"seed\": -3").utf8))
+            let closed = try await socket.nextMessage(timeout: .seconds(10), after: "seed -3")
+            guard case .close(let code, let reason) = closed else { Issue.record("\(closed)"); return }
+            #expect(code == 1007 && reason.hasPrefix("Parameters `"), "\(String(describing: code)) \(reason)")
         }
     }
 

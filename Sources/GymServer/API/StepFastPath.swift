@@ -9,8 +9,8 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import Synchronization
 
-/// The REST step without the framework: `POST /v1/envs/{id}/step/` answered on the event loop
-/// that read it, before Hummingbird sees it.
+/// The REST step (and reset) without the framework: `POST /v1/envs/{id}/step/` answered on the
+/// event loop that read it, before Hummingbird sees it.
 ///
 /// A plain step at one connection spent ~200 µs in the server, of which the environment and JSON
 /// took under 2%: the rest went to the request's trip through Hummingbird (an async channel, a
@@ -19,7 +19,9 @@ import Synchronization
 /// pipeline right after NIO's HTTP/1 decoder (`StepFastPathInstaller` puts it there, before the
 /// conversion to swift-http-types) and answers the common case itself, synchronously:
 /// a plain native instance without a monitor, `{"action": ...}` (and `render: false`), HTTP/1.1
-/// kept alive, no CORS, no `Expect`, the key (when keys are on) in a header or the query.
+/// kept alive, no CORS, no `Expect`, the key (when keys are on) in a header or the query. The
+/// same for `POST /v1/envs/{id}/reset/` with a seed or none (no options): agents reset at every
+/// episode's end, and a toy-text episode is a few steps long.
 /// It writes exactly the answer the route writes (the same encoder, JSON or MessagePack by
 /// `Accept`, the same headers) and counts it in the same metrics series.
 ///
@@ -42,13 +44,26 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Bodies longer than this go to the route (which knows --max-body-size).
         let bodyLimit: Int
         let answered: AtomicCount
+        let resets: AtomicCount
+    }
+
+    /// The two requests the fast path takes.
+    enum Kind {
+        case step, reset
+
+        var route: String {
+            switch self {
+            case .step: return "/v1/envs/{instance_id}/step"
+            case .reset: return "/v1/envs/{instance_id}/reset"
+            }
+        }
     }
 
     private enum Mode {
         /// Between requests.
         case idle
-        /// A step request being read: its head, the instance id, and the body so far.
-        case reading(HTTPRequestHead, instanceID: String, body: ByteBuffer, start: UInt64)
+        /// A step or reset request being read: its head, the instance id, and the body so far.
+        case reading(HTTPRequestHead, Kind, instanceID: String, body: ByteBuffer, start: UInt64)
         /// The request is Hummingbird's.
         case passing
     }
@@ -58,9 +73,12 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed on whose answer has not ended yet.
     private var passedOn = 0
     private var dates = HTTPDateCache()
-    /// The metrics series of a fast step, resolved at the first.
-    private lazy var series: RequestMetrics.Series? = shared.manager.metrics.map {
-        $0.api.series(for: RequestMetrics.key(route: Self.route, method: .post, status: .ok))
+    /// The metrics series of a fast step and reset, resolved at the first.
+    private lazy var stepSeries: RequestMetrics.Series? = series(.step)
+    private lazy var resetSeries: RequestMetrics.Series? = series(.reset)
+
+    private func series(_ kind: Kind) -> RequestMetrics.Series? {
+        shared.manager.metrics.map { $0.api.series(for: RequestMetrics.key(route: kind.route, method: .post, status: .ok)) }
     }
     /// The last answer's head: the next answer of the same length and type in the same second
     /// reuses it.
@@ -68,8 +86,6 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var headKey: (length: Int, contentType: String, date: String) = (-1, "", "")
     /// NIO's response encoder, where an answer of the fast path enters the pipeline.
     private var encoderContext: ChannelHandlerContext?
-
-    static let route = "/v1/envs/{instance_id}/step"
 
     init(_ shared: Shared) {
         self.shared = shared
@@ -86,14 +102,14 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, let instanceID = Self.candidate(head) {
-                mode = .reading(head, instanceID: instanceID, body: context.channel.allocator.buffer(capacity: 64),
+            if passedOn == 0, let (kind, instanceID) = Self.candidate(head) {
+                mode = .reading(head, kind, instanceID: instanceID, body: context.channel.allocator.buffer(capacity: 64),
                                 start: DispatchTime.now().uptimeNanoseconds)
             } else {
                 passOn(context, data)
             }
         case .body(var part):
-            guard case .reading(let head, let id, var body, let start) = mode else { return context.fireChannelRead(data) }
+            guard case .reading(let head, let kind, let id, var body, let start) = mode else { return context.fireChannelRead(data) }
             if body.readableBytes + part.readableBytes > shared.bodyLimit {
                 replay(context, head, body)
                 context.fireChannelRead(data)
@@ -101,14 +117,20 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             mode = .idle  // (no copy of the buffer while it grows)
             body.writeBuffer(&part)
-            mode = .reading(head, instanceID: id, body: body, start: start)
+            mode = .reading(head, kind, instanceID: id, body: body, start: start)
         case .end:
-            guard case .reading(let head, let id, let body, let start) = mode else { return context.fireChannelRead(data) }
+            guard case .reading(let head, let kind, let id, let body, let start) = mode else { return context.fireChannelRead(data) }
             mode = .idle
-            if let (bytes, contentType) = answer(head, instanceID: id, body: body) {
+            if let (bytes, contentType) = answer(head, kind, instanceID: id, body: body) {
                 // Counted before the answer leaves, as the route's middleware counts it.
-                series?.record(startedAt: start)
-                shared.answered.increment()
+                switch kind {
+                case .step:
+                    stepSeries?.record(startedAt: start)
+                    shared.answered.increment()
+                case .reset:
+                    resetSeries?.record(startedAt: start)
+                    shared.resets.increment()
+                }
                 write(context, head.version, bytes, contentType: contentType)
             } else {
                 replay(context, head, body)
@@ -137,13 +159,13 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
-    /// The instance id of a request the fast path may take, from its head alone.
-    static func candidate(_ head: HTTPRequestHead) -> String? {
+    /// The kind and instance id of a request the fast path may take, from its head alone.
+    static func candidate(_ head: HTTPRequestHead) -> (Kind, String)? {
         guard head.method == .POST, head.version == .http1_1, head.isKeepAlive else { return nil }
         let fields = head.headers
         guard !fields.contains(name: "origin"), !fields.contains(name: "expect"), !fields.contains(name: "upgrade") else { return nil }
         let bytes = head.uri.utf8
-        // /v1/envs/<id>/step/ or /v1/envs/<id>/step, with a query or without.
+        // /v1/envs/<id>/step/ or /v1/envs/<id>/step (reset alike), with a query or without.
         let prefix = "/v1/envs/".utf8
         guard bytes.starts(with: prefix) else { return nil }
         var rest = bytes.dropFirst(prefix.count)
@@ -151,8 +173,16 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
         let id = rest[..<slash]
         let tail = rest[rest.index(after: slash)...]
-        guard !id.isEmpty, tail.elementsEqual("step/".utf8) || tail.elementsEqual("step".utf8) else { return nil }
-        return String(decoding: id, as: UTF8.self)
+        guard !id.isEmpty else { return nil }
+        let kind: Kind
+        if tail.elementsEqual("step/".utf8) || tail.elementsEqual("step".utf8) {
+            kind = .step
+        } else if tail.elementsEqual("reset/".utf8) || tail.elementsEqual("reset".utf8) {
+            kind = .reset
+        } else {
+            return nil
+        }
+        return (kind, String(decoding: id, as: UTF8.self))
     }
 
     /// The one value of a header, nil when absent or repeated (repeated: the route decides).
@@ -162,7 +192,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The answer's bytes and content type, or nil: the route must answer.
-    private func answer(_ head: HTTPRequestHead, instanceID: String, body: ByteBuffer) -> (ByteBuffer, String)? {
+    private func answer(_ head: HTTPRequestHead, _ kind: Kind, instanceID: String, body: ByteBuffer) -> (ByteBuffer, String)? {
         var owner: Owner?
         if shared.keyring.isEnabled {
             let apiKey = Self.single(head.headers, "x-api-key")
@@ -174,14 +204,32 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             else { return nil }
             owner = found
         }
-        guard case .object(let members)? = try? JSONParser.parse(body.readableBytesView),
-            let action = members["action"],
-            members.keys.allSatisfy({ $0 == "action" || $0 == "render" }),
-            members["render"] == nil || members["render"] == .bool(false)
-        else { return nil }
-        guard let instance = try? shared.manager.instance(instanceID, for: owner),
-            let answer = try? instance.stepWithoutWaiting(action: action)
-        else { return nil }
+        let answer: Answer?
+        switch kind {
+        case .step:
+            guard case .object(let members)? = try? JSONParser.parse(body.readableBytesView),
+                let action = members["action"],
+                members.keys.allSatisfy({ $0 == "action" || $0 == "render" }),
+                members["render"] == nil || members["render"] == .bool(false),
+                let instance = try? shared.manager.instance(instanceID, for: owner)
+            else { return nil }
+            answer = try? instance.stepWithoutWaiting(action: action)
+        case .reset:
+            // `{}`, `{"seed": n}` (an empty body too), `render: false`: options are the route's.
+            var members: [String: JSON] = [:]
+            if body.readableBytes > 0 {
+                guard case .object(let parsed)? = try? JSONParser.parse(body.readableBytesView) else { return nil }
+                members = parsed
+            }
+            // (`try?` would flatten "no seed" into "a wrong seed".)
+            guard members.keys.allSatisfy({ $0 == "seed" || $0 == "render" }),
+                members["render"] == nil || members["render"] == .bool(false),
+                case .success(let seed) = Result(catching: { try RequestJSON.seed(members) }),
+                let instance = try? shared.manager.instance(instanceID, for: owner)
+            else { return nil }
+            answer = try? instance.resetWithoutWaiting(seed: seed)
+        }
+        guard let answer else { return nil }
         let accept = Self.single(head.headers, "accept")
         guard !accept.repeated else { return nil }
         let messagePack = MessagePackNegotiation.wanted(accept: accept.value)

@@ -3,8 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// Gymie's `step` without the framework: a step message answered on the event loop that read it,
-/// the WebSocket's counterpart of the REST fast path (`StepFastPath`).
+/// Gymie's `step` (and `reset`) without the framework: a message answered on the event loop
+/// that read it, the WebSocket's counterpart of the REST fast path (`StepFastPath`).
 ///
 /// Over hummingbird-websocket a message crosses an async channel, the session's task and the
 /// async writer, ~110 µs a step at one connection, where the REST fast path answers in ~50. This
@@ -13,7 +13,9 @@ import NIOWebSocket
 /// `{"method": "step", "params": {"instance_id", "action"}}` itself: a single text frame, valid
 /// UTF-8, no other keys (`render` and `full` only when false), for an instance the socket's key
 /// may use that the REST fast path could step (native, plain, no monitor), with an action Gymie
-/// would not call wrong. The answer is the session's own text (`GymieSession.stepText`).
+/// would not call wrong. The answer is the session's own text (`GymieSession.stepText`). So is
+/// `reset` with `instance_id` and a seed or none (options and `full` are the session's): the
+/// observation.
 ///
 /// Every other frame goes on to the session as it came, and every message the session has not
 /// answered yet holds the fast path back: a message is answered only when all before it are, so
@@ -30,6 +32,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// The key the socket was opened with (nil with API keys off).
         let owner: Owner?
         let answered: AtomicCount
+        let resets: AtomicCount
     }
 
     private let shared: Shared
@@ -75,9 +78,9 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         if !ending, unanswered == 0, frame.fin, frame.opcode == .text, frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false,
-            let text = answer(frame.unmaskedData)
+            let (text, reset) = answer(frame.unmaskedData)
         {
-            shared.answered.increment()
+            (reset ? shared.resets : shared.answered).increment()
             if let encoder = encoderContext {
                 encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
             } else {
@@ -118,15 +121,24 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    /// The answer's text, or nil: the session must answer.
-    private func answer(_ payload: ByteBuffer) -> [UInt8]? {
+    /// The answer's text (and whether it answers a reset), or nil: the session must answer.
+    private func answer(_ payload: ByteBuffer) -> ([UInt8], reset: Bool)? {
+        if let (instanceID, seed) = Self.parsedReset(payload) {
+            guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
+                let reset = try? instance.resetWithoutWaiting(seed: seed),
+                let observation = reset["observation"]
+            else { return nil }
+            var writer = JSONWriter(reservingCapacity: 128)
+            writer.write(observation)
+            return (writer.bytes, true)
+        }
         guard let (instanceID, action) = Self.plainStep(payload) ?? Self.parsedStep(payload),
             let instance = try? shared.manager.instance(instanceID, for: shared.owner),
             // Gymie's check, as the session makes it: an action it would call wrong is the session's.
             (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
             let stepped = try? instance.stepWithoutWaiting(action: action)
         else { return nil }
-        return GymieSession.stepBytes(stepped)
+        return (GymieSession.stepBytes(stepped), false)
     }
 
     /// A step message read as JSON: its instance id and action, nil when it is not one the fast
@@ -145,6 +157,29 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private static let parameters: Set<String> = ["instance_id", "action", "render", "full"]
+
+    /// `{"method": "reset", "params": {"instance_id", "seed"?}}` (the seed absent, null or a
+    /// non-negative integer, as the session reads it): its instance id and seed; nil for
+    /// anything else (options, `full`: the session's).
+    private static func parsedReset(_ payload: ByteBuffer) -> (String, UInt64?)? {
+        // (Cheap test first: a step message is not even parsed here.)
+        guard payload.readableBytesView.firstRange(of: Self.resetMethod) != nil,
+            String(validating: payload.readableBytesView, as: UTF8.self) != nil,
+            case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
+            message.count == 2, message["method"] == .string("reset"),
+            case .object(let params)? = message["params"],
+            params.keys.allSatisfy({ $0 == "instance_id" || $0 == "seed" }),
+            let instanceID = params["instance_id"]?.stringValue
+        else { return nil }
+        switch params["seed"] {
+        case nil, .null?: return (instanceID, nil)
+        case let seed?:
+            guard let value = seed.intValue, value >= 0 else { return nil }
+            return (instanceID, UInt64(value))
+        }
+    }
+
+    private static let resetMethod = Array("\"reset\"".utf8)
 
     /// The step message as clients write it, read without building its JSON:
     /// `{"method": "step", "params": {"instance_id": "<id>", "action": <value>}}`, with or without
