@@ -123,7 +123,15 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer's text (and whether it answers a reset), or nil: the session must answer.
     private func answer(_ payload: ByteBuffer) -> ([UInt8], reset: Bool)? {
-        if let (instanceID, seed) = Self.parsedReset(payload) {
+        switch Self.plainStep(payload).map(Message.step) ?? Self.parsed(payload) {
+        case .step(let instanceID, let action)?:
+            guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
+                // Gymie's check, as the session makes it: an action it would call wrong is the session's.
+                (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
+                let stepped = try? instance.stepWithoutWaiting(action: action)
+            else { return nil }
+            return (GymieSession.stepBytes(stepped), false)
+        case .reset(let instanceID, let seed)?:
             guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
                 let reset = try? instance.resetWithoutWaiting(seed: seed),
                 let observation = reset["observation"]
@@ -131,61 +139,54 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             var writer = JSONWriter(reservingCapacity: 128)
             writer.write(observation)
             return (writer.bytes, true)
+        case nil:
+            return nil
         }
-        guard let (instanceID, action) = Self.plainStep(payload) ?? Self.parsedStep(payload),
-            let instance = try? shared.manager.instance(instanceID, for: shared.owner),
-            // Gymie's check, as the session makes it: an action it would call wrong is the session's.
-            (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
-            let stepped = try? instance.stepWithoutWaiting(action: action)
-        else { return nil }
-        return (GymieSession.stepBytes(stepped), false)
     }
 
-    /// A step message read as JSON: its instance id and action, nil when it is not one the fast
-    /// path may answer.
-    private static func parsedStep(_ payload: ByteBuffer) -> (String, JSON)? {
+    /// A message the fast path may answer.
+    private enum Message {
+        case step(String, JSON)
+        case reset(String, seed: UInt64?)
+    }
+
+    /// A message read as JSON, when it is one the fast path may answer: `step` with
+    /// `instance_id` and `action` (`render` and `full` only when false), or `reset` with
+    /// `instance_id` and a seed absent, null or a non-negative integer, as the session reads it
+    /// (options and `full` are the session's).
+    private static func parsed(_ payload: ByteBuffer) -> Message? {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil,
             case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
-            message.count == 2, message["method"] == .string("step"),
-            case .object(let params)? = message["params"],
-            params.keys.allSatisfy({ Self.parameters.contains($0) }),
-            let instanceID = params["instance_id"]?.stringValue, let action = params["action"],
-            params["render"] == nil || params["render"] == .bool(false),
-            params["full"] == nil || params["full"] == .bool(false)
-        else { return nil }
-        return (instanceID, action)
-    }
-
-    private static let parameters: Set<String> = ["instance_id", "action", "render", "full"]
-
-    /// `{"method": "reset", "params": {"instance_id", "seed"?}}` (the seed absent, null or a
-    /// non-negative integer, as the session reads it): its instance id and seed; nil for
-    /// anything else (options, `full`: the session's).
-    private static func parsedReset(_ payload: ByteBuffer) -> (String, UInt64?)? {
-        // (Cheap test first: a step message is not even parsed here.)
-        guard payload.readableBytesView.firstRange(of: Self.resetMethod) != nil,
-            String(validating: payload.readableBytesView, as: UTF8.self) != nil,
-            case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
-            message.count == 2, message["method"] == .string("reset"),
-            case .object(let params)? = message["params"],
-            params.keys.allSatisfy({ $0 == "instance_id" || $0 == "seed" }),
+            message.count == 2, case .object(let params)? = message["params"],
             let instanceID = params["instance_id"]?.stringValue
         else { return nil }
-        switch params["seed"] {
-        case nil, .null?: return (instanceID, nil)
-        case let seed?:
-            guard let value = seed.intValue, value >= 0 else { return nil }
-            return (instanceID, UInt64(value))
+        switch message["method"] {
+        case .string("step")?:
+            guard params.keys.allSatisfy({ Self.stepParameters.contains($0) }), let action = params["action"],
+                params["render"] == nil || params["render"] == .bool(false),
+                params["full"] == nil || params["full"] == .bool(false)
+            else { return nil }
+            return .step(instanceID, action)
+        case .string("reset")?:
+            guard params.keys.allSatisfy({ $0 == "instance_id" || $0 == "seed" }) else { return nil }
+            switch params["seed"] {
+            case nil, .null?: return .reset(instanceID, seed: nil)
+            case let seed?:
+                guard let value = seed.intValue, value >= 0 else { return nil }
+                return .reset(instanceID, seed: UInt64(value))
+            }
+        default:
+            return nil
         }
     }
 
-    private static let resetMethod = Array("\"reset\"".utf8)
+    private static let stepParameters: Set<String> = ["instance_id", "action", "render", "full"]
 
     /// The step message as clients write it, read without building its JSON:
     /// `{"method": "step", "params": {"instance_id": "<id>", "action": <value>}}`, with or without
     /// a space after each `:` and `,` (Python's `json.dumps`, JavaScript's `JSON.stringify`).
     /// Only the action is parsed. Anything else (another order, other keys, escapes in the id,
-    /// a byte outside ASCII) is nil, and `parsedStep` reads it: both take exactly the same
+    /// a byte outside ASCII) is nil, and `parsed` reads it: both take exactly the same
     /// messages to the same id and action.
     static func plainStep(_ payload: ByteBuffer) -> (String, JSON)? {
         payload.withUnsafeReadableBytes { bytes -> (String, JSON)? in
