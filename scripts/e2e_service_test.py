@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -447,6 +448,20 @@ def load_test(binary, load, clients, steps):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@check("gym-load compare: REST, the WebSocket and its ping/pong floor measured in turns, with API keys on")
+def compare_tool(binary, load):
+    # A few hundred steps: that the tool and the server's answers (fast steps, fast resets, pongs)
+    # hold together, not a measurement (that is make bench's).
+    result = run_gym_load(binary, load, ["compare", "--requests", "600", "--rounds", "3", "--api-key", "compare-key-0123"],
+                          server_options=("--api-key", "compare-key-0123"), capture=True)
+    print(result.stdout, end="", flush=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rates = re.findall(r"^compare: (REST|WebSocket|WebSocket ping/pong)[^:]*:\s+(\d+) (?:steps|round trips)/s, p50 (\d+) µs", result.stdout, re.M)
+    assert [name for name, _, _ in rates] == ["REST", "WebSocket", "WebSocket ping/pong"], result.stdout
+    assert all(int(rate) > 0 for _, rate, _ in rates), result.stdout
+    assert re.search(r"^compare: WebSocket/REST: \d+\.\d+x steps/s, p50 \d+\.\d+x \(3 rounds", result.stdout, re.M), result.stdout
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -468,6 +483,7 @@ def main():
     idle_expiry(binary)
     if args.load:
         load_test(binary, os.path.abspath(args.load), args.load_clients, args.load_steps)
+        compare_tool(binary, os.path.abspath(args.load))
     else:
         print("SKIP load test: give --load <gym-load binary>")
     sys.exit(summary())

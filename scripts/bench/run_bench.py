@@ -1022,8 +1022,8 @@ def parse_args(argv=None):
     parser.add_argument("--server", default=str(REPO / ".build/release/gym-server"),
                         help="the gym-server binary (default: .build/release/gym-server of this repository)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured wrk run (default 10)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of gym-server and nginx in turn in the step section; each figure is the median round (default 3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of gym-server and nginx in turn in the step section; each figure is the median round (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of the warm-up before each run, 0 for none (default 1)")
     parser.add_argument("--only", default=None, help="comma-separated sections: names or numbers (default: all)")
     parser.add_argument("--gym-http-api", default=os.environ.get("GYM_HTTP_API_DIR"),

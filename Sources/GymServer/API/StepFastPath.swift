@@ -82,8 +82,15 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
     /// The last answer's head: the next answer of the same length and type in the same second
     /// reuses it.
-    private var head: [UInt8] = []
-    private var headKey: (length: Int, contentType: String, date: String) = (-1, "", "")
+    /// The heads written this second, by content type and length (answers of one environment
+    /// differ by a few bytes in length: a handful of heads serve them all).
+    private var heads: [HeadKey: [UInt8]] = [:]
+    private var headsDate = ""
+
+    private struct HeadKey: Hashable {
+        let length: Int
+        let messagePack: Bool
+    }
     /// NIO's response encoder, where an answer of the fast path enters the pipeline.
     private var encoderContext: ChannelHandlerContext?
 
@@ -244,9 +251,17 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// under way (`passedOn` is 0), so it misses nothing.
     private func write(_ context: ChannelHandlerContext, _ version: HTTPVersion, _ body: ByteBuffer, contentType: String) {
         let date = dates.now()
-        if headKey.length != body.readableBytes || headKey.date != date || headKey.contentType != contentType {
+        if date != headsDate {
+            heads.removeAll(keepingCapacity: true)
+            headsDate = date
+        }
+        let key = HeadKey(length: body.readableBytes, messagePack: contentType == MessagePackNegotiation.contentType)
+        let head: [UInt8]
+        if let cached = heads[key] {
+            head = cached
+        } else {
             head = Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.readableBytes)\r\nDate: \(date)\r\nServer: \(shared.serverName)\r\n\r\n".utf8)
-            headKey = (body.readableBytes, contentType, date)
+            heads[key] = head
         }
         guard let encoder = encoderContext else {
             // (No encoder where Hummingbird puts it: through the pipeline, as the route answers.)
