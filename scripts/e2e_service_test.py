@@ -456,7 +456,7 @@ def compare_tool(binary, load):
                           server_options=("--api-key", "compare-key-0123"), capture=True)
     print(result.stdout, end="", flush=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    rates = re.findall(r"^compare: (REST|WebSocket|WebSocket ping/pong)[^:]*:\s+(\d+) (?:steps|round trips)/s, p50 (\d+) µs", result.stdout, re.M)
+    rates = re.findall(r"^compare: (REST|WebSocket ping/pong|WebSocket)[^:]*:\s+(\d+) (?:steps|round trips)/s, p50 (\d+) µs", result.stdout, re.M)
     assert [name for name, _, _ in rates] == ["REST", "WebSocket", "WebSocket ping/pong"], result.stdout
     assert all(int(rate) > 0 for _, rate, _ in rates), result.stdout
     assert re.search(r"^compare: WebSocket/REST: \d+\.\d+x steps/s, p50 \d+\.\d+x \(3 rounds", result.stdout, re.M), result.stdout
