@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// How a gym-server is set up: what `gym-server`'s options fill in.
@@ -65,6 +66,8 @@ public struct GymServerState: Sendable {
     /// Steps and resets answered by the REST fast path (`StepFastPath`).
     public let fastPathSteps = AtomicCount()
     public let fastPathResets = AtomicCount()
+    /// Of those, the ones read from the connection's bytes (`StepFastPathBytes`).
+    public let fastPathFromBytes = AtomicCount()
     /// Gymie step and reset messages answered by the WebSocket's fast path (`GymieFastPath`).
     public let gymieFastSteps = AtomicCount()
     public let gymieFastResets = AtomicCount()
@@ -143,11 +146,11 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
     let fastPath = StepFastPath.Shared(
         manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
         answered: state.fastPathSteps, resets: state.fastPathResets)
-    return .http1WebSocketUpgrade(
-        configuration: .init(
-            http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
-            ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
-    ) { head, channel, _ in
+    let fromBytes = state.fastPathFromBytes
+    let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+        http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
+        ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
+    let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { head, channel, _ in
         let uri = URI(head.path ?? "")
         guard uri.path == GymieRoutes.path || uri.path == GymieRoutes.path + "/" else { return .dontUpgrade }
         var owner: Owner?
@@ -172,7 +175,14 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
             try await session.run(inbound: inbound, outbound: outbound)
         }
     }
+    // Every connection starts with the byte-level fast path in front (StepFastPathBytes).
+    return HTTPServerBuilder { responder in
+        FrontedChannel(
+            inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration, shouldUpgrade: shouldUpgrade),
+            front: { StepFastPathBytes(answered: fromBytes) })
+    }
 }
+
 
 /// The file server and web view (port 8000): the monitor root, read-only, the dashboard at `/`,
 /// the live view at `/render.html` and its event stream (see `buildFilesRouter`).

@@ -45,9 +45,9 @@ private final class KeepAliveConnection: @unchecked Sendable {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int) throws {
+    init(port: Int, timeoutSeconds: Int = 10) throws {
         descriptor = try RawHTTPConnection.connectLoopback(port: port)
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -119,25 +119,30 @@ struct StepFastPathTests {
             let connection = try KeepAliveConnection(port: port)
             let fast = try await Self.make(connection)
             let slow = try await Self.make(connection)
+            let fromBytes = server.state.fastPathFromBytes.count
             for n in 0..<40 {
                 let body = "{\"action\": \(n % 3 == 0 ? 1 : 0)}"
                 let accept = n % 4 == 0 ? ["Accept": "application/msgpack"] : [:]
                 let path = n % 2 == 0 ? "step/" : "step"
                 let before = server.state.fastPathSteps.count
-                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/\(path)", body: body, headers: accept)
+                // `render: null` (no frame, as the route reads it) sends the same step through
+                // Hummingbird's route; every third pair is a browser's (CORS) on both sides.
+                let slowBody = "{\"action\": \(n % 3 == 0 ? 1 : 0), \"render\": null}"
+                let origin = n % 3 == 2 ? ["Origin": "http://x"] : [:]
+                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/\(path)", body: body, headers: accept.merging(origin) { a, _ in a })
                 #expect(server.state.fastPathSteps.count == before + 1, "step \(n) took the fast path")
-                // An Origin header (CORS) sends the same step through Hummingbird's route.
-                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: body, headers: accept.merging(["Origin": "http://x"]) { a, _ in a })
-                #expect(server.state.fastPathSteps.count == before + 1, "step \(n) with Origin took the route")
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: slowBody, headers: accept.merging(origin) { a, _ in a })
+                #expect(server.state.fastPathSteps.count == before + 1, "step \(n) with render: null took the route")
+                #expect((a.headers["access-control-allow-origin"] == "*") == (n % 3 == 2), "\(a.lines)")
                 #expect(a.status == 200 && b.status == 200, "\(a.text) \(b.text)")
                 #expect(a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
                 for name in ["content-type", "content-length", "server"] { #expect(a.headers[name] == b.headers[name], "\(name)") }
                 #expect(a.headers["date"]?.hasSuffix(" GMT") == true && a.headers["date"]?.count == 29, "\(a.headers["date"] ?? "")")
-                // The head as NIO's encoder writes the route's, line for line (but the route's CORS
-                // line, and the date, which may have turned a second).
-                let head = { (lines: [String]) in lines.filter { !$0.hasPrefix("Access-Control-") }.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
+                // The head as NIO's encoder writes the route's, line for line (but the date, which
+                // may have turned a second), the CORS line where the route's middleware puts it.
+                let head = { (lines: [String]) in lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
                 #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
-                #expect(a.lines.first == "HTTP/1.1 200 OK" && a.lines.count == 5, "\(a.lines)")
+                #expect(a.lines.first == "HTTP/1.1 200 OK" && a.lines.count == (n % 3 == 2 ? 6 : 5), "\(a.lines)")
                 if n % 6 == 5 {
                     // (Well before CartPole can fall.)
                     _ = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": \(n)}")
@@ -149,6 +154,8 @@ struct StepFastPathTests {
                 $0.hasPrefix("gym_http_requests_total{") && $0.contains("route=\"/v1/envs/{instance_id}/step\"") && $0.contains("status=\"200\"")
             }
             #expect(line?.hasSuffix(" 80") == true, "both paths count in one series: \(line ?? "none")")
+            // Every fast step (and reset) came whole in one write: read from the bytes.
+            #expect(server.state.fastPathFromBytes.count == fromBytes + 40 + 12, "\(server.state.fastPathFromBytes.count - fromBytes)")
             #expect(server.manager.list(for: nil).count == 2)
         }
     }
@@ -171,10 +178,12 @@ struct StepFastPathTests {
                 let path = n % 2 == 0 ? "reset/" : "reset"
                 let a = try await connection.exchange("POST", "/v1/envs/\(fast)/\(path)", body: body)
                 #expect(resets() == before + 1, "reset \(body ?? "without a body") took the fast path")
-                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: body, headers: ["Origin": "http://x"])
-                #expect(resets() == before + 1, "with Origin: the route")
+                // render: null is no frame, but the route's to read.
+                let slowBody = body.map { $0.dropLast() + ($0 == "{}" ? "" : ", ") + "\"render\": null}" } ?? "{\"render\": null}"
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/\(path)", body: slowBody)
+                #expect(resets() == before + 1, "\(slowBody): the route")
                 #expect(a.status == 200 && a.body == b.body && a.text.hasPrefix("{\"info\": {"), "\(a.text) vs \(b.text)")
-                let head = { (lines: [String]) in lines.filter { !$0.hasPrefix("Access-Control-") }.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
+                let head = { (lines: [String]) in lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
                 #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
             }
             let before = resets()
@@ -316,6 +325,99 @@ struct StepFastPathTests {
                 let answer = try await connection.exchange("POST", "/v1/envs/\(check)/step/", body: "{\"action\": \(action)}")
                 #expect(try JSONParser.parse(answer.body) == expected)
             }
+        }
+    }
+}
+
+@Suite("The REST fast path from the bytes: requests framed before NIO's decoder, or left to it")
+struct StepFastPathBytesTests {
+    private static func make(_ connection: KeepAliveConnection) async throws -> String {
+        let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\"}")
+        let id = try #require(try JSONParser.parse(made.body)["instance_id"]?.stringValue, "\(made.text)")
+        #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 2}").status == 200)
+        return id
+    }
+
+    @Test("steps come whole or a byte at a time, and are answered from the bytes as the route answers")
+    func framed() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let (fast, slow) = (try await Self.make(connection), try await Self.make(connection))
+            let fromBytes = { server.state.fastPathFromBytes.count }
+            for n in 0..<6 {
+                let before = fromBytes()
+                let request = KeepAliveConnection.request("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(n % 2)}", headers: ["X-Note": "a: b"])
+                if n % 2 == 0 {
+                    connection.send(request)
+                } else {
+                    // A byte at a time: held until whole, then answered.
+                    for byte in request.utf8 {
+                        connection.send(String(decoding: [byte], as: UTF8.self))
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                }
+                let a = try await connection.read()
+                #expect(fromBytes() == before + 1, "step \(n) answered from the bytes")
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": \(n % 2), \"render\": null}")
+                #expect(a.status == 200 && a.body == b.body, "\(a.text) vs \(b.text)")
+                #expect(a.lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 } == b.lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 })
+            }
+            // Resets too, and a step with a query and the path without its slash.
+            let before = fromBytes()
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/reset", body: "{\"seed\": 1}").status == 200)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/step?x=1", body: "{\"action\": 1}").status == 200)
+            #expect(fromBytes() == before + 2)
+        }
+    }
+
+    @Test("what the bytes cannot frame (chunked, HTTP/1.0, an upgrade) goes to NIO's decoder for the rest of the connection")
+    func unframed() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let fromBytes = { server.state.fastPathFromBytes.count }
+            let steps = { server.state.fastPathSteps.count }
+            // Chunked: the route steps it; the next step is the part-level fast path's.
+            let chunked = try KeepAliveConnection(port: port)
+            let id = try await Self.make(chunked)
+            let before = (fromBytes(), steps())
+            chunked.send("POST /v1/envs/\(id)/step/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nd\r\n{\"action\": 1}\r\n0\r\n\r\n")
+            let stepped = try await chunked.read()
+            #expect(stepped.status == 200 && stepped.text.contains("observation"), "\(stepped.text)")
+            #expect(try await chunked.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}").status == 200)
+            // (NIO's decoder joins the chunks and the part-level fast path answers both.)
+            #expect(fromBytes() == before.0 && steps() == before.1 + 2, "after a chunked body, the decoder's")
+            // HTTP/1.0: left to the decoder.
+            let old = try KeepAliveConnection(port: port)
+            old.send("POST /v1/envs/\(id)/step/ HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 13\r\n\r\n{\"action\": 1}")
+            let answer = try await old.read()
+            #expect(answer.status == 200 && answer.text.contains("observation"), "\(answer.lines)")
+            #expect(fromBytes() == before.0)
+            // Expect: 100-continue is framed (the route answers it), and the next step is from the bytes.
+            let expecting = try KeepAliveConnection(port: port)
+            expecting.send("POST /v1/envs/\(id)/step/ HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 13\r\n\r\n{\"action\": 1}")
+            var reply = try await expecting.read()
+            if reply.status == 100 { reply = try await expecting.read() }
+            #expect(reply.status == 200, "\(reply.lines)")
+            #expect(try await expecting.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}").status == 200)
+            #expect(fromBytes() == before.0 + 1, "after Expect, still framed")
+            // An upgrade asked on a later request: Hummingbird's answer, and the connection ends.
+            let upgrading = try KeepAliveConnection(port: port)
+            #expect(try await upgrading.exchange("GET", "/v1/envs/").status == 200)
+            let redirected = try await upgrading.exchange(
+                "GET", "/gym", headers: ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"])
+            #expect(redirected.status == 307, "\(redirected.lines)")
+            // Heads the decoder refuses (a folded line, two lengths) are its to answer (today it
+            // answers nothing: see the closing note of issue 11), and the server goes on.
+            for bad in ["POST /v1/envs/\(id)/step/ HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\nContent-Length: 13\r\n\r\n{\"action\": 1}",
+                        "POST /v1/envs/\(id)/step/ HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\nContent-Length: 14\r\n\r\n{\"action\": 1}"] {
+                let refused = try KeepAliveConnection(port: port, timeoutSeconds: 1)
+                refused.send(bad)
+                let status = (try? await refused.read())?.status
+                #expect(status == nil || status == 400, "\(String(describing: status))")
+            }
+            let fresh = try KeepAliveConnection(port: port)
+            #expect(try await fresh.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 1}").status == 200)
         }
     }
 }

@@ -19,7 +19,7 @@ import Synchronization
 /// pipeline right after NIO's HTTP/1 decoder (`StepFastPathInstaller` puts it there, before the
 /// conversion to swift-http-types) and answers the common case itself, synchronously:
 /// a plain native instance without a monitor, `{"action": ...}` (and `render: false`), HTTP/1.1
-/// kept alive, no CORS, no `Expect`, the key (when keys are on) in a header or the query. The
+/// kept alive, no `Expect`, the key (when keys are on) in a header or the query. The
 /// same for `POST /v1/envs/{id}/reset/` with a seed or none (no options): agents reset at every
 /// episode's end, and a toy-text episode is a few steps long.
 /// It writes exactly the answer the route writes (the same encoder, JSON or MessagePack by
@@ -90,6 +90,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private struct HeadKey: Hashable {
         let length: Int
         let messagePack: Bool
+        let cors: Bool
     }
     /// NIO's response encoder, where an answer of the fast path enters the pipeline.
     private var encoderContext: ChannelHandlerContext?
@@ -109,7 +110,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, let (kind, instanceID) = Self.candidate(head) {
+            // (Without NIO's encoder where Hummingbird puts it, nothing is answered here.)
+            if passedOn == 0, encoderContext != nil, let (kind, instanceID) = Self.candidate(head) {
                 mode = .reading(head, kind, instanceID: instanceID, body: context.channel.allocator.buffer(capacity: 64),
                                 start: DispatchTime.now().uptimeNanoseconds)
             } else {
@@ -128,17 +130,11 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             guard case .reading(let head, let kind, let id, let body, let start) = mode else { return context.fireChannelRead(data) }
             mode = .idle
-            if let (bytes, contentType) = answer(head, kind, instanceID: id, body: body) {
-                // Counted before the answer leaves, as the route's middleware counts it.
-                switch kind {
-                case .step:
-                    stepSeries?.record(startedAt: start)
-                    shared.answered.increment()
-                case .reset:
-                    resetSeries?.record(startedAt: start)
-                    shared.resets.increment()
-                }
-                write(context, head.version, bytes, contentType: contentType)
+            let fields = RequestFields(head)
+            if let encoder = encoderContext,
+                let response = response(fields, kind, instanceID: id, body: body.readableBytesView, start: start, allocator: context.channel.allocator)
+            {
+                write(encoder, response)
             } else {
                 replay(context, head, body)
                 context.fireChannelRead(data)
@@ -170,7 +166,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     static func candidate(_ head: HTTPRequestHead) -> (Kind, String)? {
         guard head.method == .POST, head.version == .http1_1, head.isKeepAlive else { return nil }
         let fields = head.headers
-        guard !fields.contains(name: "origin"), !fields.contains(name: "expect"), !fields.contains(name: "upgrade") else { return nil }
+        guard !fields.contains(name: "expect"), !fields.contains(name: "upgrade") else { return nil }
         let bytes = head.uri.utf8
         // /v1/envs/<id>/step/ or /v1/envs/<id>/step (reset alike), with a query or without.
         let prefix = "/v1/envs/".utf8
@@ -192,21 +188,71 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return (kind, String(decoding: id, as: UTF8.self))
     }
 
-    /// The one value of a header, nil when absent or repeated (repeated: the route decides).
-    private static func single(_ headers: HTTPHeaders, _ name: String) -> (value: String?, repeated: Bool) {
-        let values = headers[name]
-        return (values.first, values.count > 1)
+    /// What the fast path reads of a request's head besides its path: the target (for a key in
+    /// the query), the headers that carry a key or choose the answer's type (each with whether
+    /// it was repeated: the route decides those), and whether it came from a browser (CORS).
+    struct RequestFields {
+        var uri: String
+        var apiKey: (value: String?, repeated: Bool) = (nil, false)
+        var authorization: (value: String?, repeated: Bool) = (nil, false)
+        var accept: (value: String?, repeated: Bool) = (nil, false)
+        var cors = false
+
+        init(uri: String) {
+            self.uri = uri
+        }
+
+        init(_ head: HTTPRequestHead) {
+            uri = head.uri
+            apiKey = Self.single(head.headers, "x-api-key")
+            authorization = Self.single(head.headers, "authorization")
+            accept = Self.single(head.headers, "accept")
+            cors = head.headers.contains(name: "origin")
+        }
+
+        /// The one value of a header, nil when absent.
+        private static func single(_ headers: HTTPHeaders, _ name: String) -> (value: String?, repeated: Bool) {
+            let values = headers[name]
+            return (values.first, values.count > 1)
+        }
+    }
+
+    /// Bodies longer than this are the route's.
+    var bodyLimit: Int { shared.bodyLimit }
+
+    /// Whether no request is under way on this connection: the next one may be answered here.
+    var isIdle: Bool {
+        guard passedOn == 0, case .idle = mode else { return false }
+        return true
+    }
+
+    /// The whole response (head and body) to a step or reset, counted as the route counts it;
+    /// nil when the route must answer.
+    func response(
+        _ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView, start: UInt64, allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
+        guard let (bytes, contentType) = answer(fields, kind, instanceID: instanceID, body: body) else { return nil }
+        // Counted before the answer leaves, as the route's middleware counts it.
+        switch kind {
+        case .step:
+            stepSeries?.record(startedAt: start)
+            shared.answered.increment()
+        case .reset:
+            resetSeries?.record(startedAt: start)
+            shared.resets.increment()
+        }
+        // A browser's request (CORS) gets what the route's CORSMiddleware adds for any origin,
+        // `Access-Control-Allow-Origin: *`.
+        return encodeResponse(bytes, contentType: contentType, cors: fields.cors, allocator: allocator)
     }
 
     /// The answer's bytes and content type, or nil: the route must answer.
-    private func answer(_ head: HTTPRequestHead, _ kind: Kind, instanceID: String, body: ByteBuffer) -> (ByteBuffer, String)? {
+    private func answer(_ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView) -> (ByteBuffer, String)? {
         var owner: Owner?
         if shared.keyring.isEnabled {
-            let apiKey = Self.single(head.headers, "x-api-key")
-            let authorization = Self.single(head.headers, "authorization")
-            guard !apiKey.repeated, !authorization.repeated,
-                let presented = PresentedKey.fromHeaders(apiKey: apiKey.value, authorization: authorization.value)
-                    ?? PresentedKey.fromQuery(URI(head.uri)),
+            guard !fields.apiKey.repeated, !fields.authorization.repeated,
+                let presented = PresentedKey.fromHeaders(apiKey: fields.apiKey.value, authorization: fields.authorization.value)
+                    ?? PresentedKey.fromQuery(URI(fields.uri)),
                 let found = shared.keyring.lookup(presented)
             else { return nil }
             owner = found
@@ -214,7 +260,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let answer: Answer?
         switch kind {
         case .step:
-            guard case .object(let members)? = try? JSONParser.parse(body.readableBytesView),
+            guard case .object(let members)? = try? JSONParser.parse(body),
                 let action = members["action"],
                 members.keys.allSatisfy({ $0 == "action" || $0 == "render" }),
                 members["render"] == nil || members["render"] == .bool(false),
@@ -224,8 +270,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .reset:
             // `{}`, `{"seed": n}` (an empty body too), `render: false`: options are the route's.
             var members: [String: JSON] = [:]
-            if body.readableBytes > 0 {
-                guard case .object(let parsed)? = try? JSONParser.parse(body.readableBytesView) else { return nil }
+            if !body.isEmpty {
+                guard case .object(let parsed)? = try? JSONParser.parse(body) else { return nil }
                 members = parsed
             }
             // (`try?` would flatten "no seed" into "a wrong seed".)
@@ -236,47 +282,41 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             else { return nil }
             answer = try? instance.resetWithoutWaiting(seed: seed)
         }
-        guard let answer else { return nil }
-        let accept = Self.single(head.headers, "accept")
-        guard !accept.repeated else { return nil }
-        let messagePack = MessagePackNegotiation.wanted(accept: accept.value)
+        guard let answer, !fields.accept.repeated else { return nil }
+        let messagePack = MessagePackNegotiation.wanted(accept: fields.accept.value)
         return Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
     }
 
     /// The answer as one buffer: the head as NIO's `HTTPResponseEncoder` writes Hummingbird's
-    /// (status line, then the type, the length, the date and the server), and the body. It is
-    /// written from the encoder's place in the pipeline, past it: nothing is left to encode, and
-    /// one buffer leaves in one `write` where the encoder's head, body and end left in a `writev`
-    /// of three. The encoder holds no state between responses, and none of Hummingbird's is
-    /// under way (`passedOn` is 0), so it misses nothing.
-    private func write(_ context: ChannelHandlerContext, _ version: HTTPVersion, _ body: ByteBuffer, contentType: String) {
+    /// (status line, then the type, the length, CORS's line, the date and the server), and the
+    /// body.
+    private func encodeResponse(_ body: ByteBuffer, contentType: String, cors: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         let date = dates.now()
         if date != headsDate {
             heads.removeAll(keepingCapacity: true)
             headsDate = date
         }
-        let key = HeadKey(length: body.readableBytes, messagePack: contentType == MessagePackNegotiation.contentType)
+        let key = HeadKey(length: body.readableBytes, messagePack: contentType == MessagePackNegotiation.contentType, cors: cors)
         let head: [UInt8]
         if let cached = heads[key] {
             head = cached
         } else {
-            head = Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.readableBytes)\r\nDate: \(date)\r\nServer: \(shared.serverName)\r\n\r\n".utf8)
+            let origin = cors ? "Access-Control-Allow-Origin: *\r\n" : ""
+            head = Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.readableBytes)\r\n\(origin)Date: \(date)\r\nServer: \(shared.serverName)\r\n\r\n".utf8)
             heads[key] = head
         }
-        guard let encoder = encoderContext else {
-            // (No encoder where Hummingbird puts it: through the pipeline, as the route answers.)
-            let headers = HTTPHeaders([
-                ("Content-Type", contentType), ("Content-Length", String(body.readableBytes)), ("Date", date), ("Server", shared.serverName),
-            ])
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            return
-        }
-        var buffer = context.channel.allocator.buffer(capacity: head.count + body.readableBytes)
+        var buffer = allocator.buffer(capacity: head.count + body.readableBytes)
         buffer.writeBytes(head)
         buffer.writeImmutableBuffer(body)
-        encoder.writeAndFlush(NIOAny(buffer), promise: nil)
+        return buffer
+    }
+
+    /// Writes a response from the encoder's place in the pipeline, past it: nothing is left to
+    /// encode, and one buffer leaves in one `write` where the encoder's head, body and end left
+    /// in a `writev` of three. The encoder holds no state between responses, and none of
+    /// Hummingbird's is under way (`passedOn` is 0), so it misses nothing.
+    private func write(_ encoder: ChannelHandlerContext, _ response: ByteBuffer) {
+        encoder.writeAndFlush(NIOAny(response), promise: nil)
     }
 }
 
