@@ -220,10 +220,19 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bodies longer than this are the route's.
     var bodyLimit: Int { shared.bodyLimit }
 
-    /// Whether no request is under way on this connection: the next one may be answered here.
+    /// Whether no request is under way on this connection (and NIO's decoder has refused
+    /// none): the next one may be answered here.
     var isIdle: Bool {
-        guard passedOn == 0, case .idle = mode else { return false }
+        guard passedOn == 0, !decoderFailed, case .idle = mode else { return false }
         return true
+    }
+
+    /// NIO's decoder refused a request: the connection is not framed by anyone from there on.
+    private var decoderFailed = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        decoderFailed = true
+        context.fireErrorCaught(error)
     }
 
     /// The whole response (head and body) to a step or reset, counted as the route counts it;

@@ -187,6 +187,11 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
         else { return .unframed }
         let method = line[line.startIndex..<firstSpace]
         let target = line[(firstSpace + 1)..<lastSpace]
+        // The methods, and the characters of a target, that NIO's decoder takes too: framing goes
+        // on past a request only when the decoder reads it as it is read here.
+        guard knownMethods.contains(where: { method.elementsEqual($0.utf8) }), target.allSatisfy(isTargetCharacter) else {
+            return .unframed
+        }
 
         var contentLength: Int?
         var endsFraming = false
@@ -256,6 +261,18 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
     /// A header's value, and whether it came more than once.
     private static func note(_ field: inout (value: String?, repeated: Bool), _ value: Slice<UnsafeRawBufferPointer>) {
         if field.value != nil { field.repeated = true } else { field.value = String(decoding: value, as: UTF8.self) }
+    }
+
+    private static let knownMethods = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"]
+
+    /// RFC 3986's characters of a URI (unreserved, reserved, `%`).
+    private static func isTargetCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "-._~:/?#[]@!$&'()*+,;=%".utf8.contains(byte)
+        }
     }
 
     private static func isToken(_ byte: UInt8) -> Bool {
