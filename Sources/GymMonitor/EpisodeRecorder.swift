@@ -517,6 +517,9 @@ final class ProblemLog: Sendable {
 final class WrittenEpisodes: Sendable {
     private struct State {
         var count = 0
+        /// Episodes whose write was tried and failed: nobody waits for those (no write of them
+        /// is coming until another episode ends).
+        var failedThrough = 0
         var finished = false
         var waiters: [(episodes: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
@@ -534,7 +537,7 @@ final class WrittenEpisodes: Sendable {
         for continuation in ready { continuation.resume() }
     }
 
-    /// A write failed (or the monitor stopped): whoever waits now is told to go on.
+    /// The monitor stopped: whoever waits now, or later, is told to go on.
     func releaseWaiters(finished: Bool) {
         let all = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.finished = state.finished || finished
@@ -544,10 +547,23 @@ final class WrittenEpisodes: Sendable {
         for continuation in all { continuation.resume() }
     }
 
+    /// A write of `count` episodes failed: whoever waits now is told to go on, and so is
+    /// whoever comes to wait for those episodes after the failure (a step that ended an episode
+    /// may reach its wait after the recording thread has already tried and failed: it would
+    /// otherwise wait for a write that only the next episode's end brings).
+    func writeFailed(through count: Int) {
+        let all = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.failedThrough = max(state.failedThrough, count)
+            defer { state.waiters = [] }
+            return state.waiters.map(\.continuation)
+        }
+        for continuation in all { continuation.resume() }
+    }
+
     func wait(until episodes: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
-                if state.finished || state.count >= episodes { return true }
+                if state.finished || state.count >= episodes || state.failedThrough >= episodes { return true }
                 state.waiters.append((episodes, continuation))
                 return false
             }

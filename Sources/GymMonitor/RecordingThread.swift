@@ -334,8 +334,8 @@ final class RecordingLoop {
             nextWriteTime =
                 end + max(Self.minimumWriteInterval, (end - start) * (1 - Self.writeDutyCycle) / Self.writeDutyCycle)
         }
+        let statistics = context.statistics.snapshot()
         do throws(MonitorError) {
-            let statistics = context.statistics.snapshot()
             try MonitorDirectory.writeAtomically(
                 statistics.statsFileText(), named: context.names.stats, in: context.directory)
             let manifest = PythonJSON.object([
@@ -351,7 +351,7 @@ final class RecordingLoop {
             if error != lastWriteProblem { context.report(error) }
             lastWriteProblem = error
             if final { finalError = error }
-            context.written.releaseWaiters(finished: false)
+            context.written.writeFailed(through: statistics.episodeLengths.count)
         }
     }
 }

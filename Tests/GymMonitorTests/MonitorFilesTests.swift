@@ -39,6 +39,33 @@ struct MonitorFilesTests {
             ])
     }
 
+    @Test("a step that waits for its episode's statistics after their write already failed goes on")
+    func waitAfterFailedWrite() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let recorder = try Self.start(directory)
+        try FileManager.default.removeItem(at: directory.url)
+        try recorder.checkReset()
+        recorder.recordReset()
+        recorder.recordStep(reward: 1, done: true)
+        // The recording thread tries the stats file and fails (the directory is gone) ...
+        let deadline = ContinuousClock.now + .seconds(10)
+        while recorder.problems.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(!recorder.problems.isEmpty, "the failed write is reported")
+        // ... before the wait for that episode starts: the wait returns instead of waiting for a
+        // write that only the next episode would bring (a test that hung CI once).
+        // (Polled: a wait that never returns must fail this test, not hang it.)
+        let returned = Flag()
+        Task {
+            await recorder.statisticsWritten(through: 1)
+            returned.set()
+        }
+        let waitDeadline = ContinuousClock.now + .seconds(10)
+        while !returned.isSet, ContinuousClock.now < waitDeadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(returned.isSet, "statisticsWritten(through: 1) returned")
+        _ = try? await recorder.close()
+    }
+
     @Test("the default uid is the process id")
     func defaultUID() throws {
         let directory = TemporaryDirectory()
@@ -390,4 +417,12 @@ struct MonitorFilesTests {
         #expect(try readJSON(directory.path(a.fileNames.stats))["episode_lengths"] as? [Int] == [2, 3])
         #expect(try readJSON(directory.path(b.fileNames.manifest))["stats"] as? String == b.fileNames.stats)
     }
+}
+
+/// A flag one task sets and another reads.
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }

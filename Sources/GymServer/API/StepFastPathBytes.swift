@@ -1,7 +1,9 @@
 import Dispatch
 import HummingbirdCore
 import Logging
+import GymCore
 import NIOCore
+import NIOHTTP1
 
 /// The REST fast path one step earlier: a plain step or reset read from the connection's bytes,
 /// before NIO's HTTP/1 decoder turns it into a `HTTPRequestHead` of Strings and parts.
@@ -310,10 +312,50 @@ struct FrontedChannel<Inner: ServerChildChannel>: ServerChildChannel {
             try channel.pipeline.syncOperations.addHandler(front())
         }.flatMap {
             inner.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            // The first request's protocol errors are answered (see FirstRequestErrors).
+            let pipeline = channel.pipeline.syncOperations
+            if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+                try pipeline.addHandler(FirstRequestErrors(), position: .after(decoder.handler))
+            }
+            return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
         await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// Answers a first request NIO's decoder refuses (a folded header, two lengths, a control byte)
+/// with 400 and a JSON message, and closes the connection. Later requests' errors are
+/// Hummingbird's (400, then close); the first is read while the WebSocket upgrade is being
+/// decided, and nothing answered it: the connection stayed open and silent. Right after the
+/// decoder until the first request's end has passed, then it leaves (it is never there to see
+/// a WebSocket frame).
+final class FirstRequestErrors: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let isEnd: Bool
+        if case .end = unwrapInboundIn(data) { isEnd = true } else { isEnd = false }
+        context.fireChannelRead(data)
+        if isEnd { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let error = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        let message = "The request is not valid HTTP/1.1: \(error)"
+        var body = context.channel.allocator.buffer(capacity: 128)
+        body.writeBytes(JSONWriter.encode(["message": .string(message), "error": .string(message)]))
+        body.writeInteger(UInt8(ascii: "\n"))
+        let head = HTTPResponseHead(
+            version: .http1_1, status: .badRequest,
+            headers: ["Content-Type": "application/json", "Content-Length": String(body.readableBytes), "Connection": "close"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
     }
 }
