@@ -167,8 +167,13 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard head.method == .POST, head.version == .http1_1, head.isKeepAlive else { return nil }
         let fields = head.headers
         guard !fields.contains(name: "expect"), !fields.contains(name: "upgrade") else { return nil }
-        let bytes = head.uri.utf8
-        // /v1/envs/<id>/step/ or /v1/envs/<id>/step (reset alike), with a query or without.
+        return target(head.uri.utf8)
+    }
+
+    /// `/v1/envs/<id>/step/` (or `step`, `reset/`, `reset`), with a query or without: the kind
+    /// and the instance id. Both fast paths read the target with it (`StepFastPathBytes` from
+    /// the connection's bytes).
+    static func target<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> (Kind, String)? {
         let prefix = "/v1/envs/".utf8
         guard bytes.starts(with: prefix) else { return nil }
         var rest = bytes.dropFirst(prefix.count)

@@ -239,25 +239,10 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         var request = Request(headLength: headLength, bodyLength: contentLength ?? 0, endsFraming: endsFraming || !keepAlive, fast: nil)
-        if !request.endsFraming, !expect, method.elementsEqual("POST".utf8), let (kind, id) = Self.stepTarget(target) {
+        if !request.endsFraming, !expect, method.elementsEqual("POST".utf8), let (kind, id) = StepFastPath.target(target) {
             request.fast = (kind, id, fields)
         }
         return .request(request)
-    }
-
-    /// `/v1/envs/<id>/step/` (or `step`, `reset/`, `reset`), with a query or without.
-    private static func stepTarget(_ target: Slice<UnsafeRawBufferPointer>) -> (StepFastPath.Kind, String)? {
-        let prefix = "/v1/envs/".utf8
-        guard target.starts(with: prefix) else { return nil }
-        var rest = target.dropFirst(prefix.count)
-        if let query = rest.firstIndex(of: UInt8(ascii: "?")) { rest = rest[..<query] }
-        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let id = rest[..<slash]
-        let tail = rest[(slash + 1)...]
-        guard !id.isEmpty else { return nil }
-        if tail.elementsEqual("step/".utf8) || tail.elementsEqual("step".utf8) { return (.step, String(decoding: id, as: UTF8.self)) }
-        if tail.elementsEqual("reset/".utf8) || tail.elementsEqual("reset".utf8) { return (.reset, String(decoding: id, as: UTF8.self)) }
-        return nil
     }
 
     /// A header's value, and whether it came more than once.
