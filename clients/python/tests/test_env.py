@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import gymnasium as gym
@@ -205,8 +206,12 @@ def test_numpy_actions_and_observation_types(server):
     env = RemoteEnv("Blackjack-v1", url=server.url)
     try:
         obs, _ = env.reset(seed=0)
-        assert isinstance(obs, tuple) and all(type(x) is np.int64 for x in obs)
-        env.step(np.int64(0))
+        # Gymnasium's Blackjack builds its tuple of Python ints: json.dumps takes it.
+        reference, _ = in_process("Blackjack-v1").reset(seed=0)
+        assert isinstance(obs, tuple) and [type(x) for x in obs] == [type(x) for x in reference] == [int, int, int]
+        assert obs == reference and json.dumps(obs) == json.dumps(reference)
+        obs, *_ = env.step(np.int64(0))
+        assert all(type(x) is int for x in obs)
         env.reset(seed=0)
         env.step(np.array(1))  # a 0-d array, as some policies return
     finally:
@@ -345,3 +350,33 @@ def test_registered_ids():
         assert spec.max_episode_steps is None
         assert spec.kwargs == {"env_id": env_id}
     assert gym.spec("gym_server/CartPole-v1").reward_threshold == gym.spec("CartPole-v1").reward_threshold
+
+
+@pytest.mark.parametrize("transport", ["http", "websocket"])
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "MountainCarContinuous-v0"])
+def test_box_actions_past_the_bounds_step_as_in_gymnasium(server, env_id, transport):
+    """Exploration noise past the bounds (and now and then far past them): the server steps
+    it, and the environment clips it as Gymnasium's does; the episodes are Gymnasium's."""
+    env = RemoteEnv(env_id, url=server.url, transport=transport)
+    reference = in_process(env_id)
+    wide = gym.spaces.Box(low=3 * env.action_space.low, high=3 * env.action_space.high, dtype=np.float32)
+    try:
+        outside = 0
+        for seed in (0, 7, 123):
+            wide.seed(seed)
+            obs, _ = env.reset(seed=seed)
+            assert_same_value(obs, reference.reset(seed=seed)[0])
+            for t in range(60):
+                action = wide.sample() if t % 13 != 4 else np.full((1,), 1e6 if t % 2 else -1e6, dtype=np.float32)
+                outside += not env.action_space.contains(action)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                expected = reference.step(action)
+                here = f"{env_id} {transport} seed {seed} step {t} action {action!r}"
+                assert_same_value(obs, expected[0], here)
+                assert reward == expected[1], here
+                assert (terminated, truncated) == (bool(expected[2]), bool(expected[3])), here
+                if terminated or truncated:
+                    break
+        assert outside > 20
+    finally:
+        env.close()

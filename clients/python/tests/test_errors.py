@@ -36,7 +36,7 @@ def test_unknown_kwarg(server):
     [
         ("CartPole-v1", 2, r"Action 2 is not in the action space Discrete\(2\)"),
         ("CartPole-v1", 1.0, "expected an integer"),
-        ("Pendulum-v1", np.array([3.0], dtype=np.float32), r"Action \[3.0\] is not in the action space Box"),
+        ("Pendulum-v1", np.array([np.inf], dtype=np.float32), r"is not in the action space Box.*finite"),
         ("Pendulum-v1", 0.5, r"expected an array of shape \(1,\)"),
     ],
 )

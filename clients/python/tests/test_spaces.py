@@ -68,15 +68,19 @@ def test_space_from_info(info, expected):
         assert_equal_structure(value, sample)
 
 
-def assert_equal_structure(value, sample):
+def assert_equal_structure(value, sample, part=False):
+    """`value` is `sample` read back, but for the Discrete parts of a Tuple or Dict: Python ints,
+    as Gymnasium's environments build their observations (a space's sample has np.int64)."""
     if isinstance(sample, tuple):
         assert isinstance(value, tuple) and len(value) == len(sample)
         for v, s in zip(value, sample):
-            assert_equal_structure(v, s)
+            assert_equal_structure(v, s, part=True)
     elif isinstance(sample, dict):
         assert list(value) == list(sample)
         for key in sample:
-            assert_equal_structure(value[key], sample[key])
+            assert_equal_structure(value[key], sample[key], part=True)
+    elif part and isinstance(sample, np.integer):
+        assert type(value) is int and value == sample
     else:
         assert type(value) is type(sample) or isinstance(value, np.ndarray)
         assert np.asarray(value).dtype == np.asarray(sample).dtype

@@ -95,15 +95,17 @@ def _bounds(values: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> 
     return np.asarray(values, dtype=object).reshape(shape).astype(dtype)
 
 
-def read_value(space: spaces.Space, value: Any) -> Any:
+def read_value(space: spaces.Space, value: Any, _part: bool = False) -> Any:
     """A value of ``space`` from an answer (JSON, or MessagePack with packed arrays) as
     Gymnasium gives it: numpy arrays of the space's dtype, ``np.int64`` for Discrete, tuples
-    for Tuple, dicts for Dict. Raises ProtocolError if the value is not of the space's form."""
+    for Tuple, dicts for Dict, and a Discrete part of a Tuple or Dict as a Python ``int``, as
+    Gymnasium's environments build them (Blackjack's ``(21, 9, 1)``: ``json.dumps`` takes it).
+    Raises ProtocolError if the value is not of the space's form."""
     try:
         if isinstance(space, spaces.Discrete):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ProtocolError(f"expected an integer for {space}, got {value!r}")
-            return space.dtype.type(value)
+            return int(value) if _part else space.dtype.type(value)
         if isinstance(space, (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)):
             if isinstance(value, Mapping):
                 return unpack_array(value, space.dtype, space.shape, space)
@@ -116,11 +118,11 @@ def read_value(space: spaces.Space, value: Any) -> Any:
         if isinstance(space, spaces.Tuple):
             if not isinstance(value, list) or len(value) != len(space.spaces):
                 raise ProtocolError(f"expected a list of {len(space.spaces)} values for {space}, got {value!r}")
-            return tuple(read_value(s, v) for s, v in zip(space.spaces, value))
+            return tuple(read_value(s, v, True) for s, v in zip(space.spaces, value))
         if isinstance(space, spaces.Dict):
             if not isinstance(value, Mapping) or set(value) != set(space.spaces):
                 raise ProtocolError(f"expected an object with keys {list(space.spaces)} for {space}, got {value!r}")
-            return {key: read_value(s, value[key]) for key, s in space.spaces.items()}
+            return {key: read_value(s, value[key], True) for key, s in space.spaces.items()}
     except (TypeError, ValueError, OverflowError) as e:
         raise ProtocolError(f"cannot read {value!r} as a value of {space}: {e}") from e
     raise ProtocolError(f"unsupported space {space!r}")
