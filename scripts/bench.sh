@@ -6,7 +6,8 @@
 #   3. the API: REST steps per second, plain / render: true / with a monitor recording (scripts/bench_api.py)
 #   4. a shared server: latency under load, the load test, WebSocket against REST (scripts/bench_service.py)
 #   5. gym-server beside Flask, nginx, Gymnasium and EnvPool: the targets of issue 11 (scripts/bench/run_bench.py)
-#   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench_metrics.py)
+#   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench_metrics.py);
+#      and what the access log costs at 16 connections (the same script, --part access-log)
 #   7. the bridge: CartPole-v1 per step native, through a Python worker, and in-process Gymnasium
 #      (Tests/GymServerTests/BridgeBenchmark.swift; needs .venv/bridge, made by make venv)
 # The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
@@ -57,6 +58,8 @@ python3 scripts/bench/render_performance.py
 
 echo "=== 6. the metrics: REST CartPole steps with metrics on and with --no-metrics, one connection"
 python3 scripts/bench_metrics.py --server .build/release/gym-server
+echo "=== 6b. the access log: REST CartPole steps with --access-log FILE and without, 16 connections (target: at most 15% fewer)"
+python3 scripts/bench_metrics.py --server .build/release/gym-server --part access-log --connections 16
 
 echo "=== 7. the bridge: what a Python worker adds to a step"
 if [ -x .venv/bridge/bin/python ]; then

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""What the metrics cost a step: REST CartPole steps per second with metrics on and with
---no-metrics, measured in the same run, one wrk connection each (scripts/bench/wrk_requests.lua,
-the request pattern of scripts/bench/run_bench.py), in alternating rounds so that both see the
-same machine. Prints each round and the ratio of the medians (metrics on / off).
+"""What an optional part of the server costs a step: REST CartPole steps per second with it and
+without it, measured in the same run, in alternating rounds so that both see the same machine
+(wrk with scripts/bench/wrk_requests.lua, the request pattern of scripts/bench/run_bench.py; one
+instance per connection). Prints each round and the ratio of the medians (with / without).
 
     python3 scripts/bench_metrics.py --server .build/release/gym-server [--seconds 4] [--rounds 3]
+        [--part metrics|access-log] [--connections 1]
+
+--part metrics:     metrics on (the default) against --no-metrics.
+--part access-log:  --access-log FILE (a file on disk, every line written) against none; the
+                    file must hold one line per step answered, which is checked.
 """
 
 import argparse
@@ -25,14 +30,19 @@ from e2e_support import Server  # noqa: E402
 LUA = os.path.join(HERE, "bench", "wrk_requests.lua")
 
 
-def steps_per_second(server, seconds, workdir):
-    """One wrk run of `seconds` stepping one CartPole-v1 instance over one connection."""
-    iid = requests.post(server.base + "/v1/envs/", json={"env_id": "CartPole-v1", "seed": 1}, timeout=10).json()["instance_id"]
-    requests.post(f"{server.base}/v1/envs/{iid}/reset/", json={}, timeout=10).raise_for_status()
-    ids = os.path.join(workdir, "ids")
-    with open(ids, "w") as f:
-        f.write(iid + "\n")
-    out = subprocess.run(["wrk", "-t", "1", "-c", "1", "-d", f"{seconds}s", "-s", LUA, server.base, "--", "step", ids, "1"],
+def steps_per_second(server, seconds, workdir, connections=1):
+    """One wrk run of `seconds` stepping CartPole-v1 instances, one per connection. Returns the
+    rate and the number of requests."""
+    ids = []
+    for _ in range(connections):
+        iid = requests.post(server.base + "/v1/envs/", json={"env_id": "CartPole-v1", "seed": 1}, timeout=10).json()["instance_id"]
+        requests.post(f"{server.base}/v1/envs/{iid}/reset/", json={}, timeout=10).raise_for_status()
+        ids.append(iid)
+    ids_file = os.path.join(workdir, "ids")
+    with open(ids_file, "w") as f:
+        f.write("\n".join(ids) + "\n")
+    c = str(connections)
+    out = subprocess.run(["wrk", "-t", c, "-c", c, "-d", f"{seconds}s", "-s", LUA, server.base, "--", "step", ids_file, c],
                          capture_output=True, text=True, timeout=seconds + 60)
     match = re.search(r"RESULT requests=(\d+) duration_us=(\d+) .*status=(\d+) timeout=(\d+)", out.stdout)
     if not match:
@@ -40,8 +50,32 @@ def steps_per_second(server, seconds, workdir):
     requests_done, duration_us, bad_status, timeouts = map(int, match.groups())
     if bad_status or timeouts:
         raise RuntimeError(f"wrk saw {bad_status} non-2xx answers and {timeouts} timeouts")
-    requests.post(f"{server.base}/v1/envs/{iid}/close/", timeout=10)
-    return requests_done / (duration_us / 1e6)
+    for iid in ids:
+        requests.post(f"{server.base}/v1/envs/{iid}/close/", timeout=10)
+    return requests_done / (duration_us / 1e6), requests_done
+
+
+# part -> (label with, label without, the server's arguments with it, without it)
+PARTS = {
+    "metrics": ("metrics on", "--no-metrics", lambda workdir: [], lambda workdir: ["--no-metrics"]),
+    "access-log": ("access log", "no log", lambda workdir: ["--access-log", os.path.join(workdir, "access.log")], lambda workdir: []),
+}
+
+
+def check(part, mode, server, workdir, steps):
+    """That the part was really on (or off) in the run just made."""
+    if part == "metrics":
+        if mode == "on":
+            scraped = requests.get(server.base + "/metrics", timeout=10).text
+            assert "gym_steps_total{env_id=\"CartPole-v1\"}" in scraped, "metrics on, but no step counter"
+        else:
+            assert requests.get(server.base + "/metrics", timeout=10).status_code == 404
+    elif mode == "on":
+        log = os.path.join(workdir, "access.log")
+        with open(log) as f:
+            lines = sum(1 for line in f if "/step/ 200 " in line)
+        assert lines >= steps, f"the access log holds {lines} step lines for {steps} steps"
+        os.remove(log)
 
 
 def main():
@@ -49,34 +83,39 @@ def main():
     parser.add_argument("--server", required=True)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--part", choices=sorted(PARTS), default="metrics")
+    parser.add_argument("--connections", type=int, default=1)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("bench-metrics: wrk is needed (apt-get install wrk)")
         return 1
-    workdir = tempfile.mkdtemp(prefix="gym-bench-metrics-")
+    with_label, without_label, with_args, without_args = PARTS[args.part]
+    name = f"bench-{args.part}"
+    workdir = tempfile.mkdtemp(prefix=f"gym-{name}-")
     rates = {"on": [], "off": []}
     try:
         for round_number in range(args.rounds):
             for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
                 monitor = os.path.join(workdir, f"monitor-{mode}-{round_number}")
-                server = Server(os.path.abspath(args.server), monitor, *(["--no-metrics"] if mode == "off" else []))
+                extra = with_args(workdir) if mode == "on" else without_args(workdir)
+                server = Server(os.path.abspath(args.server), monitor, *extra)
                 try:
-                    steps_per_second(server, 1, workdir)  # warm-up
-                    rate = steps_per_second(server, args.seconds, workdir)
-                    if mode == "on":
-                        scraped = requests.get(server.base + "/metrics", timeout=10).text
-                        assert "gym_steps_total{env_id=\"CartPole-v1\"}" in scraped, "metrics on, but no step counter"
-                    else:
-                        assert requests.get(server.base + "/metrics", timeout=10).status_code == 404
+                    steps_per_second(server, 1, workdir, args.connections)  # warm-up
+                    rate, steps = steps_per_second(server, args.seconds, workdir, args.connections)
+                    if args.part == "metrics":
+                        check(args.part, mode, server, workdir, steps)
                 finally:
                     server.stop()
+                if args.part == "access-log":  # the last lines are written as the server stops
+                    check(args.part, mode, server, workdir, steps)
                 rates[mode].append(rate)
-                print(f"bench-metrics: round {round_number + 1}, metrics {mode:3}: {rate:8.0f} steps/s", flush=True)
+                label = with_label if mode == "on" else without_label
+                print(f"{name}: round {round_number + 1}, {label:12}: {rate:8.0f} steps/s", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
-    print(f"bench-metrics: REST CartPole steps, 1 connection: metrics on {on:.0f}/s, --no-metrics {off:.0f}/s, "
-          f"ratio on/off {on / off:.3f} ({(1 - on / off) * 100:+.1f}% cost)")
+    print(f"{name}: REST CartPole steps, {args.connections} connection(s): {with_label} {on:.0f}/s, {without_label} {off:.0f}/s, "
+          f"ratio {on / off:.3f} ({(1 - on / off) * 100:+.1f}% cost)")
     return 0
 
 

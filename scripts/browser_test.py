@@ -11,6 +11,12 @@ instances through the API, and checks, in the browser:
     change; screenshots differ), and how long a step takes to show;
   * the dashboard shows the instance with a live thumbnail, a reward plot drawn from the
     monitor's stats file, a recorded video that plays, and a .zip of the monitor directory;
+  * recordings wherever a client put them (monitor/start with "runs/cartpole", and openai's
+    example_agent.py's "/tmp/random-agent-results" with force): each live card plots and plays
+    its monitor's directory, updated as episodes end; the Recordings section (GET /_recordings)
+    lists every recording with env id, episodes, plot, a video that plays and a .zip, marks the
+    ones recording now, keeps those whose instance is closed, reads a stats file only when it
+    changed; a closed instance's card links to its recording instead of plotting it again;
   * an instance made over the WebSocket (Gymie's protocol, a 32-hex id) shows on the dashboard
     and in the live view as it is stepped;
   * with API keys (a second server), the dashboard asks for a key, takes it once from ?key=
@@ -230,6 +236,43 @@ def card_selector(section, instance):
     return f"document.querySelector('#{section} [data-instance=\"{instance}\"]')"
 
 
+def recording_selector(directory):
+    return f"document.querySelector('#recordings [data-directory=\"{directory}\"]')"
+
+
+def video_plays(page, container):
+    """Plays the first <video> in the element `container` (a JavaScript expression): "playing WxH,
+    D s" once its time advances, else what went wrong."""
+    return page.evaluate(f"""(async () => {{
+        const v = ({container}).querySelector('video');
+        if (!v) return 'no video element';
+        v.muted = true;
+        try {{ await v.play(); }} catch (e) {{ return 'play() refused: ' + e.message; }}
+        const t0 = performance.now();
+        while (v.currentTime === 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+        const result = v.currentTime > 0 && v.videoWidth > 0
+            ? 'playing ' + v.videoWidth + 'x' + v.videoHeight + ', ' + v.duration.toFixed(2) + ' s'
+            : 'stuck: readyState ' + v.readyState + ', error ' + (v.error && v.error.code);
+        v.pause();
+        return result;
+    }})()""") or ""
+
+
+def zip_names(href):
+    """The names in the .zip at href, or the error as a string."""
+    try:
+        data = urllib.request.urlopen(href, timeout=30).read()
+        return zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except Exception as error:  # noqa: BLE001
+        return str(error)
+
+
+def holds_monitor_files(names, folder):
+    """Whether a zip's names hold a stats file and a video under folder/ (its directory's name)."""
+    return isinstance(names, list) and any(n.startswith(f"{folder}/openaigym.episode_batch.") for n in names) and \
+        any(n.startswith(f"{folder}/openaigym.video.") and n.endswith(".mp4") for n in names)
+
+
 def test_live_view(page, server, results, shots):
     print("live view")
     rng = random.Random(1)
@@ -355,28 +398,14 @@ def test_dashboard(page, server, results, shots):
         results.check("the plot is drawn on its canvas", (painted or 0) > 200, f"{painted} inked pixels")
         videos = page.evaluate(f"{card}.querySelectorAll('.videos .list button').length")
         results.check("its videos are listed (episodes 0, 1 and 8)", videos == 3, f"{videos}")
-        plays = page.evaluate(f"""(async () => {{
-            const v = {card}.querySelector('video');
-            if (!v) return 'no video element';
-            v.muted = true;
-            try {{ await v.play(); }} catch (e) {{ return 'play() refused: ' + e.message; }}
-            const t0 = performance.now();
-            while (v.currentTime === 0 && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
-            const result = v.currentTime > 0 ? 'playing ' + v.videoWidth + 'x' + v.videoHeight + ', ' + v.duration.toFixed(2) + ' s'
-                                             : 'stuck: readyState ' + v.readyState + ', error ' + (v.error && v.error.code);
-            v.pause();
-            return result;
-        }})()""") or ""
+        plays = video_plays(page, card)
         results.check("a recorded video plays in <video>", plays.startswith("playing"), plays)
+        # The card points at its monitor's directory, <id>/simulation: the zip holds simulation/.
         zip_href = page.evaluate(f"{card}.querySelector('a[download]').href")
-        try:
-            data = urllib.request.urlopen(zip_href, timeout=30).read()
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-            ok = any(n.startswith(f"{live}/simulation/openaigym.episode_batch.") for n in names) and \
-                any(n.endswith(".mp4") for n in names)
-            results.check("the .zip link holds the monitor directory", ok, f"{len(names)} entries, {len(data)} bytes")
-        except Exception as error:  # noqa: BLE001
-            results.check("the .zip link holds the monitor directory", False, str(error))
+        names = zip_names(zip_href)
+        results.check("the .zip link holds the monitor directory",
+                      zip_href.endswith(f"/{live}/simulation.zip") and holds_monitor_files(names, "simulation"),
+                      f"{zip_href}: {len(names) if isinstance(names, list) else names} entries")
         recorded = page.wait(f"{card_selector('recorded', gone)} !== null", 10)
         results.check("a closed instance with files is under Recorded", bool(recorded))
         page.wait(f"document.querySelector('#recorded [data-instance=\"{gone}\"] img:not([hidden])') !== null", 5)
@@ -394,6 +423,135 @@ def test_dashboard(page, server, results, shots):
     finally:
         stepper.stop()
     server.post(f"/envs/{live}/close/")
+
+
+def test_recordings(page, server, results, shots):
+    """Monitor directories a client named: the live cards and the Recordings section."""
+    print("recordings wherever their directory is")
+    rng = random.Random(5)
+    # A named directory, every episode of old gym's schedule filmed (0, 1 of these 5).
+    named = server.create(seed=11)
+    try:
+        answer = server.post(f"/envs/{named}/monitor/start/", {"directory": "runs/cartpole", "video_callable": True})
+    except urllib.error.HTTPError as error:
+        results.check("monitor/start into runs/cartpole", False, f"{error.code}: {error.read()[:200]!r}")
+        return
+    results.check("monitor/start answers where it records", answer.get("directory") == "runs/cartpole", json.dumps(answer))
+    for _ in range(5):
+        server.episode(named, rng)
+    # openai's example_agent.py: an absolute directory, force, random episodes, then monitor/close.
+    agent = server.create(seed=12)
+    answer = server.post(f"/envs/{agent}/monitor/start/", {"directory": "/tmp/random-agent-results", "force": True})
+    results.check("an absolute directory lands under the root", answer.get("directory") == "tmp/random-agent-results",
+                  json.dumps(answer))
+    for _ in range(5):
+        server.episode(agent, rng)
+    server.post(f"/envs/{agent}/monitor/close/")
+    # Recorded, then the instance closed before the page opens.
+    finished = server.create(seed=13)
+    server.post(f"/envs/{finished}/monitor/start/", {"directory": "runs/finished"})
+    for _ in range(3):
+        server.episode(finished, rng)
+    server.post(f"/envs/{finished}/close/")
+    # The default directory, <id>/simulation, of an instance that rendered frames, then closed: its
+    # closed card shows the last frame and links to the recording rather than plotting it again.
+    default = server.create(seed=14)
+    server.post(f"/envs/{default}/monitor/start/")
+    for _ in range(2):
+        server.episode(default, rng, render=True)
+    server.post(f"/envs/{default}/close/")
+
+    page.navigate(f"{server.files}/")
+    for instance, directory, count in ((named, "runs/cartpole", 5), (agent, "tmp/random-agent-results", 5)):
+        card = card_selector("live", instance)
+        if not results.check(f"the live card of the instance recording into {directory}", bool(page.wait(f"{card} !== null", 10))):
+            continue
+        episodes = page.wait(f"Number({card}.dataset.episodes || 0) === {count} && {count}", 10)
+        results.check("  plots that directory's episodes", episodes == count,
+                      f"{page.evaluate(f'{card}.dataset.episodes')} of {count}")
+        plays = video_plays(page, card)
+        results.check("  plays its video", plays.startswith("playing"), plays)
+        links = page.evaluate(f"[...{card}.querySelectorAll('footer a')].map((a) => a.getAttribute('href'))")
+        results.check("  its Files and .zip buttons point at the directory",
+                      f"/{directory}/" in links and f"/{directory}.zip" in links, str(links))
+
+    # An episode ends while the page is open: the card and the recording follow.
+    card = card_selector("live", named)
+    t0 = time.perf_counter()
+    server.episode(named, rng)
+    updated = page.wait(f"{card}.dataset.episodes === '6'", 10)
+    results.check("an episode that ends shows on the live card", bool(updated),
+                  f"after {time.perf_counter() - t0:.1f} s" if updated else str(page.evaluate(f"{card}.dataset.episodes")))
+
+    expected = (("runs/cartpole", 6, named), ("tmp/random-agent-results", 5, None), ("runs/finished", 3, None),
+                (f"{default}/simulation", 2, None))
+    for directory, count, recording_by in expected:
+        recording = recording_selector(directory)
+        if not results.check(f"Recordings lists {directory}", bool(page.wait(f"{recording} !== null", 10))):
+            continue
+        page.evaluate(f"{recording}.scrollIntoView({{block: 'center'}})")
+        episodes = page.wait(f"Number({recording}.dataset.episodes || 0) === {count} && {count}", 10)
+        results.check("  with its episodes plotted", episodes == count,
+                      f"{page.evaluate(f'{recording}.dataset.episodes')} of {count}")
+        facts = page.evaluate(f"""[...{recording}.querySelectorAll('.facts > :not([hidden])')]
+                                  .map((e) => e.textContent + (e.title ? ' (' + e.title + ')' : ''))""") or []
+        results.check("  its env id, episode count and last write (with the date)",
+                      facts[:2] == ["CartPole-v1", f"{count} episode{'s' if count != 1 else ''}"]
+                      and len(facts) > 2 and facts[2].startswith("written ") and "(" in facts[2], " · ".join(facts))
+        plays = video_plays(page, recording)
+        results.check("  a video that plays", plays.startswith("playing"), plays)
+        zip_href = page.evaluate(f"{recording}.querySelector('a[download]').href")
+        names = zip_names(zip_href)
+        results.check("  and a .zip of it", holds_monitor_files(names, directory.split("/")[-1]),
+                      f"{zip_href}: {len(names) if isinstance(names, list) else names} entries")
+        marked = page.evaluate(f"""(() => {{
+            const r = {recording};
+            const link = r.querySelector('a[href^="/render.html"]');
+            return [r.dataset.recording, link && !link.closest('[hidden]') ? link.getAttribute('href') : null];
+        }})()""")
+        if recording_by:
+            results.check("  marked as recording now, with a link to its live view",
+                          marked == ["true", f"/render.html?instance_id={recording_by}"], str(marked))
+        else:
+            results.check("  not marked as recording", marked == ["false", None], str(marked))
+    order = page.evaluate("[...document.querySelectorAll('#recordings [data-directory]')].map((r) => r.dataset.directory)")
+    results.check("the newest write first", bool(order) and order[0] == "runs/cartpole", str(order))
+
+    closed = card_selector("recorded", default)
+    shown = page.wait(f"{closed} && !{closed}.hidden && {closed}.querySelector('img:not([hidden])') !== null", 20)
+    results.check("the closed instance whose recording is listed keeps its card with its last frame", bool(shown))
+    link = page.wait(f"{closed}.querySelector('a[href=\"#recording-{default}/simulation\"]') !== null"
+                     f" && {closed}.querySelector('.episodes').hidden", 20)
+    results.check("  which links to the recording instead of plotting it twice", bool(link))
+    results.check("a closed instance with no folder of its own has no card of its own",
+                  page.evaluate(f"{card_selector('recorded', finished)} === null") is True)
+
+    # Nothing changes: no stats file is read again however often the page refreshes.
+    requested = []
+
+    def count_stats(request):
+        if request.url.endswith(".stats.json"):
+            requested.append(request.url)
+
+    page.page.on("request", count_stats)
+    time.sleep(4.5)
+    page.page.remove_listener("request", count_stats)
+    results.check("no stats file is fetched again while nothing changes", not requested, f"{len(requested)} requests")
+
+    page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(0.3)
+    page.screenshot(os.path.join(shots, "recordings-live.png"))
+    page.screenshot(os.path.join(shots, "recordings-full.png"), full_page=True)
+    # The section's top just under the page's sticky bar.
+    page.evaluate("window.scrollTo(0, document.getElementById('recordings-section').offsetTop - 56)")
+    time.sleep(0.3)
+    page.screenshot(os.path.join(shots, "recordings.png"))
+
+    # The instance closes while the page is open: its card goes, its recording stays, not recording.
+    server.post(f"/envs/{named}/close/")
+    gone = page.wait(f"{card} === null && {recording_selector('runs/cartpole')}.dataset.recording === 'false'", 10)
+    results.check("closing the instance keeps its recording listed, no longer recording", bool(gone))
+    server.post(f"/envs/{agent}/close/")
 
 
 def test_websocket_instance(page, server, results, shots):
@@ -545,6 +703,7 @@ def main():
                 page = Page(browser.new_context(viewport=VIEWPORT, device_scale_factor=1))
                 test_live_view(page, server, results, args.screenshots)
                 test_dashboard(page, server, results, args.screenshots)
+                test_recordings(page, server, results, args.screenshots)
                 test_websocket_instance(page, server, results, args.screenshots)
                 if args.python:
                     test_bridged_instance(page, server, results, args.screenshots)

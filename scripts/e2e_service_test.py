@@ -290,6 +290,66 @@ def openai_example_agent(server):
     assert frames.status_code == 200 and frames.content.startswith(b"\x89PNG")
 
 
+@check("the old bindings' bytes (Ruby's reset body \"\", Lua's \"true\"), Pendulum past its bounds, where monitors record, and --access-log rotated by SIGHUP")
+def real_clients(binary):
+    monitor = tempfile.mkdtemp(prefix="gym-server-e2e-clients-")
+    log = monitor + "-access.log"
+    server = Server(binary, monitor, "--access-log", log)
+    try:
+        def post(path, data):
+            return requests.post(server.base + path, data=data, headers={"Content-Type": "application/json"}, timeout=10)
+        iid = post("/v1/envs/", '{"env_id": "Pendulum-v1"}').json()["instance_id"]
+        # openai's Lua binding: booleans as strings; its Ruby binding: the JSON string "" as reset's body.
+        started = post(f"/v1/envs/{iid}/monitor/start/",
+                       '{"directory": "/tmp/random-agent-results", "force": "true", "resume": "false", "video_callable": "false"}')
+        assert started.status_code == 200, started.text
+        assert post(f"/v1/envs/{iid}/reset/", '""').status_code == 200
+        rewards = []
+        for t in range(200):
+            if t == 100:
+                bad = post(f"/v1/envs/{iid}/step/", '{"action": [Infinity]}')
+                assert bad.status_code == 400 and "finite" in bad.json()["message"], bad.text
+            answer = post(f"/v1/envs/{iid}/step/", json.dumps({"action": [5.0 if t % 2 else -7.5]}))
+            assert answer.status_code == 200, answer.text
+            rewards.append(answer.json()["reward"])
+        assert answer.json()["done"] is True
+        where = requests.get(f"{server.base}/v1/envs/{iid}/monitor/", timeout=10).json()
+        assert where == {"directory": "tmp/random-agent-results", "episodes": 1, "recording": True,
+                         "url": f"http://127.0.0.1:{server.files_port}/tmp/random-agent-results/"}, where
+        listed = requests.get(f"{server.files}/_recordings", timeout=10).json()["recordings"]
+        assert [(r["directory"], r["env_id"], r["episodes"], r["instance_id"]) for r in listed] == \
+            [("tmp/random-agent-results", "Pendulum-v1", 1, iid)], listed
+        # Without a monitor, steps take the fast path, and are logged as such.
+        plain = post("/v1/envs/", '{"env_id": "CartPole-v1"}').json()["instance_id"]
+        assert post(f"/v1/envs/{plain}/reset/", "{}").status_code == 200
+        for _ in range(5):
+            assert post(f"/v1/envs/{plain}/step/", '{"action": 1}').status_code == 200
+        # logrotate: move the file, SIGHUP, and the server writes a new one.
+        time.sleep(0.3)
+        os.rename(log, log + ".1")
+        server.process.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert server.process.poll() is None, "SIGHUP stopped the server"
+        assert post(f"/v1/envs/{iid}/close/", '""').status_code == 200
+    finally:
+        server.stop()
+        shutil.rmtree(monitor, ignore_errors=True)
+    with open(log + ".1") as f:
+        before = [line.split() for line in f]
+    with open(log) as f:
+        after = [line.split() for line in f]
+    os.remove(log)
+    os.remove(log + ".1")
+    assert all(len(fields) == 8 for fields in before + after), before + after
+    steps = [fields for fields in before if fields[2] == f"/v1/envs/{iid}/step/"]
+    # A monitored instance is the route's; the plain one's steps are the fast path's.
+    assert len(steps) == 201 and sum(fields[3] == "400" for fields in steps) == 1, len(steps)
+    assert {fields[7] for fields in steps} == {"rest"}, {fields[7] for fields in steps}
+    assert [fields[7] for fields in before if fields[2] == f"/v1/envs/{plain}/step/"] == ["fast"] * 5, before[-6:]
+    assert any(fields[1:4] == ["GET", "/_recordings", "200"] and fields[7] == "files" for fields in before), before
+    assert [fields[1:4] + fields[6:] for fields in after] == [["POST", f"/v1/envs/{iid}/close/", "200", "-", "rest"]], after
+
+
 # MARK: crash safety
 
 
@@ -478,6 +538,7 @@ def main():
     finally:
         server.stop()
         shutil.rmtree(monitor, ignore_errors=True)
+    real_clients(binary)
     crash_safety(binary)
     api_keys(binary)
     idle_expiry(binary)

@@ -13,7 +13,9 @@ agent would. Every reset and step is stored: observation, reward, terminated, tr
 Output: Tests/GymEnvsTests/Fixtures/rollouts/<name>.json, holding per seed a list of events:
 ["reset", seed or null, observation, info] for a reset, and
 [action, observation, reward, terminated + 2 * truncated, info] for a step.
-Variants with make() keyword arguments use the first 5 seeds. Float32 observations are written
+Variants with make() keyword arguments use the first 5 seeds, and so do the `-out_of_bounds`
+ones, whose actions are sampled from three times the action space's bounds (with a +-1e6 now and
+then): Gymnasium's environments clip them, and so must gym-server's. Float32 observations are written
 with numpy's shortest float32 representation (parse them as Float); float64 values (rewards,
 float64 observations) with Python's repr.
 """
@@ -38,6 +40,8 @@ ENVS = [
     ("MountainCarContinuous-v0", {}, "MountainCarContinuous-v0"),
     ("Pendulum-v1", {}, "Pendulum-v1"),
     ("Pendulum-v1", {"g": 9.81}, "Pendulum-v1-g9.81"),
+    ("Pendulum-v1", {}, "Pendulum-v1-out_of_bounds"),
+    ("MountainCarContinuous-v0", {}, "MountainCarContinuous-v0-out_of_bounds"),
     ("Acrobot-v1", {}, "Acrobot-v1"),
     ("FrozenLake-v1", {}, "FrozenLake-v1"),
     ("FrozenLake-v1", {"is_slippery": False}, "FrozenLake-v1-not_slippery"),
@@ -55,13 +59,19 @@ SEEDS = [0, 1, 2, 3, 7, 42, 99, 123, 1000, 2024, 31337, 65535, 100000, 123456, 9
 STEPS = 200
 
 
-def rollout(env_id, kwargs, seed):
+def rollout(env_id, kwargs, seed, out_of_bounds=False):
     env = gym.make(env_id, **kwargs)
-    env.action_space.seed(seed + 1)
+    actions = env.action_space
+    if out_of_bounds:
+        # Exploration noise past the bounds, as agents send it: the environment clips it.
+        actions = gym.spaces.Box(low=3 * actions.low, high=3 * actions.high, dtype=np.float32)
+    actions.seed(seed + 1)
     obs, info = env.reset(seed=seed)
     events = [["reset", seed, to_json(obs), to_json(info)]]
-    for _ in range(STEPS):
-        action = env.action_space.sample()
+    for step in range(STEPS):
+        action = actions.sample()
+        if out_of_bounds and step % 17 == 5:
+            action = np.full_like(action, 1e6 if step % 2 else -1e6)
         obs, reward, terminated, truncated, info = env.step(action)
         events.append([to_json(action), to_json(obs), to_json(reward),
                        int(bool(terminated)) + 2 * int(bool(truncated)), to_json(info)])
@@ -82,8 +92,8 @@ def main():
         data = {
             "env_id": env_id, "kwargs": kwargs, "max_episode_steps": spec.max_episode_steps,
             "gymnasium": gym.__version__, "numpy": np.__version__,
-            "rollouts": [{"seed": s, "events": rollout(env_id, kwargs, s)}
-                         for s in (SEEDS if not kwargs else SEEDS[:5])],
+            "rollouts": [{"seed": s, "events": rollout(env_id, kwargs, s, name.endswith("out_of_bounds"))}
+                         for s in (SEEDS if not kwargs and not name.endswith("out_of_bounds") else SEEDS[:5])],
         }
         path = os.path.join(OUT, f"{name}.json")
         with open(path, "w") as f:

@@ -47,13 +47,25 @@ const gym = (() => {
   }
 
   /**
-   * The live instances, {instance_id: env_id}, from this port's /_live/instances (the same list
-   * as the API's GET /v1/envs/; with API keys, the key's own). Throws with status 401 when the
-   * server needs a key and the browser has none yet.
+   * The live instances and their monitors, from this port's /_live/instances (the same list as
+   * the API's GET /v1/envs/; with API keys, the key's own): {all_envs: {instance_id: env_id},
+   * monitors: {instance_id: {directory, recording, episodes}}}, monitors naming only the
+   * instances that started one (its latest), directory relative to this port's root. Throws with
+   * status 401 when the server needs a key and the browser has none yet.
    */
-  async function instances() {
+  async function live() {
     const answer = await getJSON("/_live/instances");
-    return answer.all_envs || {};
+    return { all_envs: answer.all_envs || {}, monitors: answer.monitors || {} };
+  }
+
+  /** The live instances, {instance_id: env_id} (see live()). */
+  async function instances() {
+    return (await live()).all_envs;
+  }
+
+  /** The address on this port of a directory relative to its root ("runs/a b" -> "/runs/a%20b"). */
+  function pathURL(directory) {
+    return "/" + directory.split("/").filter((part) => part !== "").map(encodeURIComponent).join("/");
   }
 
   /**
@@ -103,5 +115,5 @@ const gym = (() => {
   /** Instance ids: 8 hex digits (the REST API's), or 32 (the WebSocket's, as Gymie makes them). */
   const instanceIDPattern = /^([0-9a-f]{8}|[0-9a-f]{32})$/;
 
-  return { el, getJSON, config, instances, watch, formatNumber, formatBytes, instanceIDPattern };
+  return { el, getJSON, config, live, instances, pathURL, watch, formatNumber, formatBytes, instanceIDPattern };
 })();

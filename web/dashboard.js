@@ -1,6 +1,7 @@
-// The dashboard: every live instance (from the API's GET /v1/envs/) with a live thumbnail (one
+// The dashboard: every live instance (from /_live/instances) with a live thumbnail (one
 // Server-Sent Events stream for all of them), its episodes' rewards plotted from the monitor's
-// stats files, its recorded videos and a .zip of its monitor directory; then the directories of
+// stats files and its recorded videos, wherever its monitor records; then every recording under
+// the monitor root (/_recordings), whichever directory a client named; then the directories of
 // instances that are closed but left files behind.
 "use strict";
 
@@ -8,12 +9,16 @@
   const { el } = gym;
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 2000;
+  const CLOSED_REFRESH_MS = 15000;
   const THUMBNAIL_FPS = 8;
   const VIDEO = /^openaigym\.video\.(\d+)\.(\d+)\.video(\d+)\.mp4$/;
   const STATS = /^openaigym\.episode_batch\.\d+\.\d+\.stats\.json$/;
   const MANIFEST = /^openaigym\.manifest\.\d+\.\d+\.manifest\.json$/;
 
-  const cards = new Map(); // instance id -> card
+  const cards = new Map(); // instance id -> card (live, or closed with files)
+  const recordings = new Map(); // directory -> the element of a recording
+  const statsCache = new Map(); // stats file url -> {key: "mtime:size", batch: Promise}
+  let index = null; // directory -> entry of the last /_recordings, or null without one
   let liveIDs = [];
   let watcher = null;
   let watchedKey = "";
@@ -24,135 +29,95 @@
     if (text) box.append(el("div", { class: `notice ${kind || ""}` }, text));
   }
 
-  // MARK: cards
+  const baseName = (path) => path.slice(path.lastIndexOf("/") + 1);
+  const parentPath = (path) => path.slice(0, Math.max(0, path.lastIndexOf("/")));
+  const plural = (n, word) => `${gym.formatNumber(n)} ${word}${n === 1 ? "" : "s"}`;
+  const zipName = (directory) => `${directory.replace(/\//g, "_")}.zip`;
+  const recordingAnchor = (directory) => `recording-${directory}`;
 
-  function makeCard(id) {
-    const card = { id, live: false, envID: null, files: new Map(), statsKey: "", videosKey: "", episodes: null, currentVideo: null, lastDetail: 0 };
-    card.title = el("h2", {}, "…");
-    card.badge = el("span", { class: "badge" }, "");
-    card.image = el("img", { alt: `Latest frame of ${id}`, hidden: true });
-    card.waiting = el("div", { class: "waiting" }, "waiting for a frame…");
-    card.chips = el("div", { class: "overlay" });
-    card.thumb = el("a", { class: "thumb", href: `/render.html?instance_id=${encodeURIComponent(id)}`, title: "Open the live view" },
-      card.image, card.waiting, card.chips);
-    card.canvas = el("canvas", { width: 600, height: 170 });
-    card.plotAside = el("span", { class: "aside" }, "");
-    card.plotBox = el("div", { class: "plot" });
-    card.videoAside = el("span", { class: "aside" }, "");
-    card.videoBox = el("div", { class: "videos" });
-    card.node = el("article", { class: "card", dataset: { instance: id } },
-      el("header", {}, card.title, el("code", {}, id), card.badge),
-      card.thumb,
-      el("div", { class: "body" },
-        el("div", {}, el("div", { class: "label" }, "Reward per episode", card.plotAside), card.plotBox),
-        el("div", {}, el("div", { class: "label" }, "Videos", card.videoAside), card.videoBox)),
-      el("footer", {},
-        card.liveLink = el("a", { class: "button primary", href: `/render.html?instance_id=${encodeURIComponent(id)}` }, "Live view"),
-        el("a", { class: "button", href: `/${encodeURIComponent(id)}/` }, "Files"),
-        el("a", { class: "button", href: `/${encodeURIComponent(id)}.zip`, download: `${id}.zip` }, "Download .zip")));
-    showNoEpisodes(card, "No episodes recorded yet: start the monitor (POST /v1/envs/<id>/monitor/start/) and finish an episode.");
-    card.videoBox.append(el("div", { class: "none" }, "No videos yet."));
-    window.addEventListener("resize", () => drawPlot(card));
-    return card;
+  /** "12 s ago", "5 min ago", "3 h ago", "2 days ago", or the date past a month. */
+  function ago(seconds) {
+    const elapsed = Math.max(0, Date.now() / 1000 - seconds);
+    if (elapsed < 2) return "just now";
+    if (elapsed < 60) return `${Math.floor(elapsed)} s ago`;
+    if (elapsed < 3600) return `${Math.floor(elapsed / 60)} min ago`;
+    if (elapsed < 86400) return `${Math.floor(elapsed / 3600)} h ago`;
+    if (elapsed < 30 * 86400) return plural(Math.floor(elapsed / 86400), "day") + " ago";
+    return new Date(seconds * 1000).toLocaleDateString();
   }
 
-  function setLive(card, live) {
-    card.live = live;
-    card.badge.className = `badge ${live ? "live" : "closed"}`;
-    card.badge.textContent = live ? "live" : "closed";
-    card.liveLink.hidden = !live;
-    card.thumb.href = live ? `/render.html?instance_id=${encodeURIComponent(card.id)}` : `/${encodeURIComponent(card.id)}/rendered/`;
-    if (!live && card.image.hidden) {
-      // A closed instance: its last rendered frame, if it rendered any; else no picture at all.
-      card.thumb.hidden = true;
-      if (card.hasRendered) {
-        card.image.onload = () => {
-          card.image.hidden = false;
-          card.waiting.hidden = true;
-          card.thumb.hidden = false;
-        };
-        card.image.src = `/${encodeURIComponent(card.id)}/rendered/latest.png`;
-      }
-    }
-  }
-
-  function showFrame(status, url) {
-    const card = cards.get(status.instance_id);
-    if (!card) return;
-    card.image.src = url;
-    card.image.hidden = false;
-    card.waiting.hidden = true;
-    card.thumb.hidden = false;
-    if (status.env_id && card.title.textContent !== status.env_id) card.title.textContent = status.env_id;
-    card.chips.replaceChildren(
-      el("span", { class: "chip" }, `episode ${status.episode}`),
-      el("span", { class: "chip" }, `step ${status.step}`),
-      el("span", { class: "chip" }, `reward ${gym.formatNumber(status.episode_reward, 2)}`));
-    card.node.dataset.frames = String((Number(card.node.dataset.frames) || 0) + 1);
-  }
-
-  // MARK: monitor files
+  // MARK: one directory's episodes: the plot and the videos
 
   /**
-   * Files of an instance's directory, two levels deep: {"simulation/openaigym...": entry}.
-   * rendered/ is left alone: it can hold thousands of frames.
+   * The reward plot and the videos of one monitor directory, as a live card and a recording both
+   * show them. `owner` is the element that carries data-episodes (the episodes plotted);
+   * `emptyText` is said when the directory has no episode, `waitingText` until it is read.
    */
-  async function listFiles(id) {
-    const files = new Map();
-    const top = await gym.getJSON(`/${encodeURIComponent(id)}/?format=json`);
-    const directories = top.entries.filter((e) => e.type === "directory" && e.name !== "rendered");
-    files.hasRendered = top.entries.some((e) => e.type === "directory" && e.name === "rendered");
-    const listings = await Promise.all(directories.map((d) =>
-      gym.getJSON(`${d.url}?format=json`).then((l) => [d.name, l]).catch(() => [d.name, { entries: [] }])));
-    for (const entry of top.entries) if (entry.type === "file") files.set(entry.name, entry);
-    for (const [name, listing] of listings) {
-      for (const entry of listing.entries) {
-        if (entry.type === "file") files.set(`${name}/${entry.name}`, entry);
-      }
-    }
-    return files;
+  function makeEpisodes(owner, emptyText, waitingText) {
+    const view = { owner, emptyText, statsKey: null, videosKey: "", episodes: null, currentVideo: null, hoverIndex: null };
+    view.canvas = el("canvas", { width: 600, height: 170 });
+    view.plotAside = el("span", { class: "aside" }, "");
+    view.plotBox = el("div", { class: "plot" });
+    view.videoAside = el("span", { class: "aside" }, "");
+    view.videoBox = el("div", { class: "videos" });
+    view.node = el("div", { class: "episodes" },
+      el("div", {}, el("div", { class: "label" }, "Reward per episode", view.plotAside), view.plotBox),
+      el("div", {}, el("div", { class: "label" }, "Videos", view.videoAside), view.videoBox));
+    showNoEpisodes(view, waitingText || emptyText);
+    view.videoBox.append(el("div", { class: "none" }, waitingText ? "" : "No videos yet."));
+    return view;
   }
 
-  async function refreshDetail(card) {
-    let files;
-    try {
-      files = await listFiles(card.id);
-    } catch (error) {
-      return; // no directory yet
+  /** Every view on the page: the cards' and the recordings'. */
+  const allEpisodes = () => [...[...cards.values()].map((c) => c.episodes), ...[...recordings.values()].map((r) => r.episodes)];
+  window.addEventListener("resize", () => allEpisodes().forEach(drawPlot));
+
+  /** Forgets what a view showed, for a directory of its own (a monitor started elsewhere). */
+  function resetEpisodes(view, emptyText) {
+    view.emptyText = emptyText;
+    view.statsKey = null;
+    view.videosKey = null;
+    view.episodes = null;
+    view.currentVideo = null;
+    delete view.owner.dataset.episodes;
+    showNoEpisodes(view, emptyText);
+  }
+
+  /**
+   * Shows a directory's monitor files, {stats: [{url, size, mtime}], videos: [{url, size, mtime,
+   * episode, name}]}: reads the stats files that changed since, replaces the videos when they did.
+   */
+  async function showEpisodes(view, files) {
+    const statsKey = files.stats.map((f) => `${f.url}@${f.mtime}:${f.size}`).join("|");
+    const videosKey = files.videos.map((f) => `${f.url}:${f.size}`).join("|");
+    if (videosKey !== view.videosKey) {
+      view.videosKey = videosKey;
+      showVideos(view, files.videos);
     }
-    card.files = files;
-    card.hasRendered = files.hasRendered;
-    const base = (path) => path.slice(path.lastIndexOf("/") + 1);
-    const stats = [...files.entries()].filter(([path]) => STATS.test(base(path)));
-    const statsKey = stats.map(([path, e]) => `${path}@${e.mtime}:${e.size}`).join("|");
-    if (statsKey !== card.statsKey) {
-      card.statsKey = statsKey;
-      await loadStats(card, stats);
-    }
-    const videos = [...files.entries()].filter(([path]) => VIDEO.test(base(path)));
-    const videosKey = videos.map(([path, e]) => `${path}:${e.size}`).join("|");
-    if (videosKey !== card.videosKey) {
-      card.videosKey = videosKey;
-      showVideos(card, videos);
-    }
-    if (!card.envID) {
-      const manifest = [...files.entries()].find(([path]) => MANIFEST.test(base(path)));
-      if (manifest) {
-        try {
-          const m = await gym.getJSON(manifest[1].url);
-          if (m.env_info && m.env_info.env_id) card.envID = m.env_info.env_id;
-        } catch (error) { /* not written yet */ }
-      }
-      if (card.envID && (card.title.textContent === "…" || !card.live)) card.title.textContent = card.envID;
-    }
-    if (!card.live) {
-      if (card.title.textContent === "…") card.title.textContent = "closed instance";
-      setLive(card, false);
+    if (statsKey !== view.statsKey) {
+      view.statsKey = statsKey;
+      view.statsURLs = files.stats.map((f) => f.url);
+      await loadStats(view, files.stats, statsKey);
     }
   }
 
-  async function loadStats(card, stats) {
-    const batches = await Promise.all(stats.map(([, entry]) => gym.getJSON(entry.url).catch(() => null)));
+  /** A stats file's JSON, fetched once per modification time and size (shared by every view). */
+  function readStats(file) {
+    const key = `${file.mtime}:${file.size}`;
+    const cached = statsCache.get(file.url);
+    if (cached && cached.key === key) return cached.batch;
+    const batch = gym.getJSON(file.url).catch(() => {
+      statsCache.delete(file.url);
+      return null;
+    });
+    statsCache.set(file.url, { key, batch });
+    return batch;
+  }
+
+  async function loadStats(view, stats, statsKey) {
+    const batches = await Promise.all(stats.map(readStats));
+    if (view.statsKey !== statsKey) return; // newer files came meanwhile
+    if (batches.includes(null)) view.statsKey = null; // read again next time
     const episodes = [];
     for (const batch of batches) {
       if (!batch || !Array.isArray(batch.episode_rewards)) continue;
@@ -165,68 +130,90 @@
       });
     }
     episodes.sort((a, b) => a.time - b.time);
-    card.episodes = episodes;
+    view.episodes = episodes;
+    view.owner.dataset.episodes = String(episodes.length);
     if (episodes.length === 0) {
-      showNoEpisodes(card, "The monitor is on; the plot starts when the first episode ends.");
+      showNoEpisodes(view, view.emptyText);
       return;
     }
-    if (!card.plotBox.contains(card.canvas)) {
-      card.plotBox.replaceChildren(card.canvas, el("div", { class: "legend" },
+    if (!view.plotBox.contains(view.canvas)) {
+      view.plotBox.replaceChildren(view.canvas, el("div", { class: "legend" },
         el("span", {}, el("span", { class: "key", style: "background: var(--plot-line)" }), "reward"),
-        card.meanKey = el("span", {}, el("span", { class: "key", style: "background: var(--plot-mean)" }), "moving mean"),
-        card.hover = el("span", { class: "mono" }, "")));
-      card.canvas.addEventListener("mousemove", (event) => hover(card, event));
-      card.canvas.addEventListener("mouseleave", () => { card.hoverIndex = null; drawPlot(card); });
+        view.meanKey = el("span", {}, el("span", { class: "key", style: "background: var(--plot-mean)" }), "moving mean"),
+        view.hover = el("span", { class: "mono" }, "")));
+      view.canvas.onmousemove = (event) => hover(view, event);
+      view.canvas.onmouseleave = () => { view.hoverIndex = null; drawPlot(view); };
     }
     const rewards = episodes.map((e) => e.reward);
     const last = rewards[rewards.length - 1];
     const best = Math.max(...rewards);
-    card.plotAside.textContent = `${episodes.length} episode${episodes.length === 1 ? "" : "s"} · last ${gym.formatNumber(last)} · best ${gym.formatNumber(best)}`;
-    card.node.dataset.episodes = String(episodes.length);
-    card.meanKey.hidden = episodes.length < 4;
-    drawPlot(card);
+    view.plotAside.textContent = `${plural(episodes.length, "episode")} · last ${gym.formatNumber(last)} · best ${gym.formatNumber(best)}`;
+    view.meanKey.hidden = episodes.length < 4;
+    drawPlot(view);
   }
 
-  function showNoEpisodes(card, text) {
-    card.plotBox.replaceChildren(el("div", { class: "nodata" }, text));
-    card.plotAside.textContent = "";
+  function showNoEpisodes(view, text) {
+    view.plotBox.replaceChildren(el("div", { class: "nodata" }, text));
+    view.plotAside.textContent = "";
   }
 
-  function showVideos(card, videos) {
-    const list = videos
-      .map(([path, entry]) => ({ path, entry, episode: Number(VIDEO.exec(entry.name)[3]) }))
-      .sort((a, b) => a.episode - b.episode);
-    card.videoAside.textContent = list.length ? `${list.length} recorded` : "";
+  function showVideos(view, videos) {
+    const list = [...videos].sort((a, b) => a.episode - b.episode);
+    view.videoAside.textContent = list.length ? `${list.length} recorded` : "";
     if (list.length === 0) {
-      card.videoBox.replaceChildren(el("div", { class: "none" }, "No videos yet."));
-      card.currentVideo = null;
+      view.videoBox.replaceChildren(el("div", { class: "none" }, "No videos yet."));
+      view.currentVideo = null;
       return;
     }
-    let player = card.videoBox.querySelector("video");
+    let player = view.videoBox.querySelector("video");
     if (!player) {
       player = el("video", { controls: true, muted: true, playsinline: true, preload: "metadata" });
       player.addEventListener("error", () => {
-        const message = card.videoBox.querySelector(".none") || el("div", { class: "none" });
+        const message = view.videoBox.querySelector(".none") || el("div", { class: "none" });
         message.textContent = "This video cannot play yet (still being recorded?).";
-        card.videoBox.append(message);
+        view.videoBox.append(message);
       });
-      card.videoBox.replaceChildren(player, el("div", { class: "list" }));
+      view.videoBox.replaceChildren(player, el("div", { class: "list" }));
     }
-    const buttons = card.videoBox.querySelector(".list");
+    const buttons = view.videoBox.querySelector(".list");
     const choose = (video) => {
-      card.currentVideo = video.path;
-      const url = `${video.entry.url}?size=${video.entry.size}`;
+      view.currentVideo = video.url;
+      const url = `${video.url}?size=${video.size}`;
       if (!player.src.endsWith(url)) player.src = url;
-      for (const b of buttons.children) b.classList.toggle("current", b.dataset.path === video.path);
-      const stale = card.videoBox.querySelector(".none");
+      for (const b of buttons.children) b.classList.toggle("current", b.dataset.url === video.url);
+      const stale = view.videoBox.querySelector(".none");
       if (stale) stale.remove();
     };
     buttons.replaceChildren(...list.slice(-24).map((video) =>
-      el("button", { type: "button", dataset: { path: video.path }, title: video.entry.name, onclick: () => choose(video) },
+      el("button", { type: "button", dataset: { url: video.url }, title: video.name, onclick: () => choose(video) },
         `ep ${video.episode}`)));
     // Keep what plays; otherwise show the newest finished video.
-    const current = list.find((v) => v.path === card.currentVideo);
-    choose(current || list[list.length > 1 ? list.length - 1 : 0]);
+    const current = list.find((v) => v.url === view.currentVideo);
+    choose(current || list[list.length - 1]);
+  }
+
+  /** The monitor files among listing entries ({path: entry}): {stats, videos, manifest}. */
+  function monitorFiles(entries) {
+    const files = { stats: [], videos: [], manifest: null };
+    for (const [path, entry] of entries) {
+      const name = baseName(path);
+      const video = VIDEO.exec(name);
+      if (STATS.test(name)) files.stats.push(entry);
+      else if (video) files.videos.push(Object.assign({ episode: Number(video[3]) }, entry));
+      else if (MANIFEST.test(name) && !files.manifest) files.manifest = entry;
+    }
+    return files;
+  }
+
+  /**
+   * A directory's monitor files: from /_recordings when it lists the directory, else from its
+   * listing (an older server, or a search cut short).
+   */
+  async function directoryFiles(directory) {
+    const entry = index && index.get(directory);
+    if (entry) return { stats: entry.stats, videos: entry.videos, envID: entry.env_id };
+    const listing = await gym.getJSON(`${gym.pathURL(directory)}/?format=json`);
+    return monitorFiles(listing.entries.filter((e) => e.type === "file").map((e) => [e.name, e]));
   }
 
   // MARK: the plot
@@ -238,9 +225,9 @@
     return 10 * magnitude;
   }
 
-  function drawPlot(card) {
-    const episodes = card.episodes;
-    const canvas = card.canvas;
+  function drawPlot(view) {
+    const episodes = view.episodes;
+    const canvas = view.canvas;
     if (!episodes || episodes.length === 0 || !canvas.isConnected) return;
     const ratio = window.devicePixelRatio || 1;
     const width = canvas.clientWidth;
@@ -284,7 +271,7 @@
     }
     g.textAlign = "center";
     g.textBaseline = "top";
-    const xStep = Math.max(1, niceStep(Math.max(n - 1, 1), Math.max(2, Math.floor(plotW / 70))));
+    const xStep = Math.max(1, Math.ceil(niceStep(Math.max(n - 1, 1), Math.max(2, Math.floor(plotW / 70)))));
     for (let i = 0; i < n; i += xStep) {
       g.fillStyle = colors.text;
       g.fillText(String(i), x(i), height - margin.bottom + 6);
@@ -319,8 +306,8 @@
       });
       g.stroke();
     }
-    if (card.hoverIndex !== null && card.hoverIndex !== undefined && card.hoverIndex < n) {
-      const i = card.hoverIndex;
+    if (view.hoverIndex !== null && view.hoverIndex !== undefined && view.hoverIndex < n) {
+      const i = view.hoverIndex;
       g.strokeStyle = "rgba(29,35,43,0.35)";
       g.lineWidth = 1;
       g.beginPath(); g.moveTo(Math.round(x(i)) + 0.5, margin.top); g.lineTo(Math.round(x(i)) + 0.5, margin.top + plotH); g.stroke();
@@ -329,17 +316,287 @@
     }
   }
 
-  function hover(card, event) {
-    const episodes = card.episodes || [];
+  function hover(view, event) {
+    const episodes = view.episodes || [];
     if (episodes.length === 0) return;
-    const rect = card.canvas.getBoundingClientRect();
+    const rect = view.canvas.getBoundingClientRect();
     const plotW = rect.width - 46 - 12;
     const t = (event.clientX - rect.left - 46) / Math.max(plotW, 1);
     const i = Math.min(episodes.length - 1, Math.max(0, Math.round(t * (episodes.length - 1))));
-    card.hoverIndex = i;
+    view.hoverIndex = i;
     const e = episodes[i];
-    if (card.hover) card.hover.textContent = `episode ${i}: reward ${gym.formatNumber(e.reward)}${e.length !== undefined ? `, ${e.length} steps` : ""}`;
-    drawPlot(card);
+    if (view.hover) view.hover.textContent = `episode ${i}: reward ${gym.formatNumber(e.reward)}${e.length !== undefined ? `, ${e.length} steps` : ""}`;
+    drawPlot(view);
+  }
+
+  // MARK: instance cards
+
+  const NO_MONITOR = "No episodes recorded yet: start the monitor (POST /v1/envs/<id>/monitor/start/) and finish an episode.";
+
+  function makeCard(id) {
+    const card = { id, live: false, envID: null, directory: null, monitor: null, lastDetail: 0 };
+    card.title = el("h2", {}, "…");
+    card.badge = el("span", { class: "badge" }, "");
+    card.image = el("img", { alt: `Latest frame of ${id}`, hidden: true });
+    card.waiting = el("div", { class: "waiting" }, "waiting for a frame…");
+    card.chips = el("div", { class: "overlay" });
+    card.thumb = el("a", { class: "thumb", href: `/render.html?instance_id=${encodeURIComponent(id)}`, title: "Open the live view" },
+      card.image, card.waiting, card.chips);
+    card.where = el("div", { class: "where", hidden: true });
+    card.seeAlso = el("div", { class: "where", hidden: true });
+    card.node = el("article", { class: "card", dataset: { instance: id } });
+    card.episodes = makeEpisodes(card.node, NO_MONITOR);
+    card.node.append(
+      el("header", {}, card.title, el("code", {}, id), card.badge),
+      card.thumb,
+      el("div", { class: "body" }, card.where, card.seeAlso, card.episodes.node),
+      el("footer", {},
+        card.liveLink = el("a", { class: "button primary", href: `/render.html?instance_id=${encodeURIComponent(id)}` }, "Live view"),
+        card.filesLink = el("a", { class: "button", href: `/${encodeURIComponent(id)}/` }, "Files"),
+        card.zipLink = el("a", { class: "button", href: `/${encodeURIComponent(id)}.zip`, download: `${id}.zip` }, "Download .zip")));
+    return card;
+  }
+
+  function setLive(card, live) {
+    if (card.live && !live) card.lastDetail = 0; // closed just now: look at what it left at once
+    card.live = live;
+    card.badge.className = `badge ${live ? "live" : "closed"}`;
+    card.badge.textContent = live ? "live" : "closed";
+    card.liveLink.hidden = !live;
+    card.thumb.href = live ? `/render.html?instance_id=${encodeURIComponent(card.id)}` : `/${encodeURIComponent(card.id)}/rendered/`;
+    if (!live) setMonitor(card, null);
+    if (!live && card.image.hidden) {
+      // A closed instance: its last rendered frame, if it rendered any; else no picture at all.
+      card.thumb.hidden = true;
+      if (card.hasRendered) {
+        card.image.onload = () => {
+          card.image.hidden = false;
+          card.waiting.hidden = true;
+          card.thumb.hidden = false;
+        };
+        card.image.src = `/${encodeURIComponent(card.id)}/rendered/latest.png`;
+      }
+    }
+  }
+
+  /**
+   * Points a card at the directory its monitor records into ({directory, recording, episodes}
+   * of /_live/instances), or back at the instance's own folder (null).
+   */
+  function setMonitor(card, monitor) {
+    card.monitor = monitor;
+    if (monitor) card.recordedInto = monitor.directory; // still linked to once the instance is closed
+    const directory = monitor ? monitor.directory : null;
+    if (directory !== card.directory) {
+      card.directory = directory;
+      const folder = directory === null ? encodeURIComponent(card.id) : gym.pathURL(directory).slice(1);
+      card.filesLink.href = `/${folder}/`;
+      card.zipLink.href = `/${folder}.zip`;
+      card.zipLink.download = directory === null ? `${card.id}.zip` : zipName(directory);
+      card.node.dataset.directory = directory || "";
+      resetEpisodes(card.episodes, directory === null ? NO_MONITOR
+        : `The monitor records into ${directory}; the plot starts when its first episode ends.`);
+    }
+    card.where.hidden = !monitor;
+    const whereKey = monitor ? `${monitor.directory}|${monitor.recording}` : "";
+    if (monitor && whereKey !== card.whereKey) {
+      card.where.replaceChildren("Monitor: ",
+        el("a", { href: `${gym.pathURL(monitor.directory)}/`, class: "mono" }, monitor.directory),
+        el("span", { class: monitor.recording ? "state rec" : "state" }, monitor.recording ? "recording" : "not recording"));
+    }
+    card.whereKey = whereKey;
+  }
+
+  function showFrame(status, url) {
+    const card = cards.get(status.instance_id);
+    if (!card) return;
+    card.image.src = url;
+    card.image.hidden = false;
+    card.waiting.hidden = true;
+    card.thumb.hidden = false;
+    if (status.env_id && card.title.textContent !== status.env_id) card.title.textContent = status.env_id;
+    card.chips.replaceChildren(
+      el("span", { class: "chip" }, `episode ${status.episode}`),
+      el("span", { class: "chip" }, `step ${status.step}`),
+      el("span", { class: "chip" }, `reward ${gym.formatNumber(status.episode_reward, 2)}`));
+    card.node.dataset.frames = String((Number(card.node.dataset.frames) || 0) + 1);
+  }
+
+  /**
+   * Files of an instance's own directory, two levels deep: {"simulation/openaigym...": entry}.
+   * rendered/ is left alone: it can hold thousands of frames.
+   */
+  async function listFiles(id) {
+    const files = new Map();
+    const top = await gym.getJSON(`/${encodeURIComponent(id)}/?format=json`);
+    const directories = top.entries.filter((e) => e.type === "directory" && e.name !== "rendered");
+    files.hasRendered = top.entries.some((e) => e.type === "directory" && e.name === "rendered");
+    const listings = await Promise.all(directories.map((d) =>
+      gym.getJSON(`${d.url}?format=json`).then((l) => [d.name, l]).catch(() => [d.name, { entries: [] }])));
+    for (const entry of top.entries) if (entry.type === "file") files.set(entry.name, entry);
+    for (const [name, listing] of listings) {
+      for (const entry of listing.entries) {
+        if (entry.type === "file") files.set(`${name}/${entry.name}`, entry);
+      }
+    }
+    return files;
+  }
+
+  async function refreshCard(card) {
+    if (card.directory !== null) {
+      // Wherever the monitor records: runs/cartpole, tmp/random-agent-results, <id>/simulation.
+      try {
+        await showEpisodes(card.episodes, await directoryFiles(card.directory));
+      } catch (error) { /* not made yet */ }
+      return;
+    }
+    let files;
+    try {
+      files = await listFiles(card.id);
+    } catch (error) {
+      return; // no directory yet
+    }
+    card.hasRendered = files.hasRendered;
+    // Subdirectories shown under Recordings already are linked to, not drawn a second time.
+    const shown = (path) => {
+      const directory = parentPath(path) ? `${card.id}/${parentPath(path)}` : card.id;
+      return index && index.has(directory) ? directory : null;
+    };
+    const elsewhere = [...new Set([...files.keys()].map(shown).filter((d) => d !== null))].sort();
+    if (card.recordedInto && index && index.has(card.recordedInto) && !elsewhere.includes(card.recordedInto)) {
+      elsewhere.push(card.recordedInto);
+    }
+    const own = monitorFiles([...files].filter(([path]) => shown(path) === null));
+    await showEpisodes(card.episodes, own);
+    const hasOwn = own.stats.length > 0 || own.videos.length > 0;
+    // A closed instance can start no monitor: without files of its own, no empty plot.
+    card.episodes.node.hidden = !card.live && !hasOwn;
+    card.seeAlso.hidden = elsewhere.length === 0;
+    card.seeAlso.replaceChildren("Its episodes are under Recordings: ",
+      ...elsewhere.flatMap((d, i) => [i ? ", " : "", el("a", { href: `#${recordingAnchor(d)}`, class: "mono" }, d)]));
+    // A closed instance with nothing but a recording listed there is not shown twice.
+    card.node.hidden = !card.live && !card.hasRendered && !hasOwn && elsewhere.length > 0;
+    if (!card.envID) {
+      const manifest = own.manifest || monitorFiles([...files]).manifest;
+      const listed = elsewhere.map((d) => index.get(d).env_id).find((e) => e);
+      if (listed) card.envID = listed;
+      else if (manifest) {
+        try {
+          const m = await gym.getJSON(manifest.url);
+          if (m.env_info && m.env_info.env_id) card.envID = m.env_info.env_id;
+        } catch (error) { /* not written yet */ }
+      }
+      if (card.envID && (card.title.textContent === "…" || !card.live)) card.title.textContent = card.envID;
+    }
+    if (!card.live) {
+      if (card.title.textContent === "…") card.title.textContent = "closed instance";
+      setLive(card, false);
+    }
+  }
+
+  // MARK: recordings
+
+  /** Recordings load their plot and videos once near the screen: a long list costs nothing more. */
+  const nearScreen = "IntersectionObserver" in window
+    ? new IntersectionObserver((seen) => {
+      for (const entry of seen) {
+        if (!entry.isIntersecting) continue;
+        nearScreen.unobserve(entry.target);
+        const recording = recordings.get(entry.target.dataset.directory);
+        if (recording) {
+          recording.active = true;
+          refreshRecording(recording);
+        }
+      }
+    }, { rootMargin: "400px 0px" })
+    : null;
+
+  function makeRecording(directory) {
+    const url = gym.pathURL(directory);
+    const recording = { directory, entry: null, active: nearScreen === null };
+    recording.node = el("article", { class: "card recording", id: recordingAnchor(directory), dataset: { directory } });
+    recording.envID = el("span", { class: "env" }, "");
+    recording.badge = el("span", { class: "badge rec", hidden: true }, "recording");
+    recording.count = el("span", {}, "");
+    recording.time = el("time", {}, "");
+    recording.by = el("span", { hidden: true });
+    recording.episodes = makeEpisodes(recording.node, "No episode has ended here yet.", "loading…");
+    recording.liveLink = el("a", { class: "button primary", hidden: true }, "Live view");
+    recording.zipLink = el("a", { class: "button", href: `${url}.zip`, download: zipName(directory) }, "Download .zip");
+    recording.node.append(
+      el("header", {}, el("h2", { class: "directory", title: directory }, el("a", { href: `${url}/` }, directory)), recording.badge),
+      el("div", { class: "facts" }, recording.envID, recording.count, recording.time, recording.by),
+      el("div", { class: "body" }, recording.episodes.node),
+      el("footer", {},
+        recording.liveLink,
+        el("a", { class: "button", href: `${url}/` }, "Files"),
+        recording.zipLink));
+    if (nearScreen) nearScreen.observe(recording.node);
+    return recording;
+  }
+
+  /** What /_recordings says of a recording: its facts now, its plot and videos once seen. */
+  function updateRecording(recording, entry) {
+    recording.entry = entry;
+    const node = recording.node;
+    node.dataset.recording = String(entry.recording);
+    node.dataset.listedEpisodes = String(entry.episodes);
+    recording.envID.textContent = entry.env_id || "environment not named yet";
+    recording.envID.classList.toggle("unknown", !entry.env_id);
+    recording.count.textContent = plural(entry.episodes, "episode");
+    const date = new Date(entry.last_write * 1000);
+    recording.time.textContent = entry.last_write ? `written ${ago(entry.last_write)}` : "no file yet";
+    recording.time.title = entry.last_write ? date.toLocaleString() : "";
+    if (entry.last_write) recording.time.dateTime = date.toISOString();
+    recording.zipLink.href = entry.zip || `${gym.pathURL(recording.directory)}.zip`;
+    recording.badge.hidden = !entry.recording;
+    const live = entry.recording && entry.instance_id;
+    recording.liveLink.hidden = !live;
+    recording.by.hidden = !live;
+    if (live) {
+      const href = `/render.html?instance_id=${encodeURIComponent(entry.instance_id)}`;
+      recording.liveLink.href = href;
+      node.dataset.recordedBy = entry.instance_id;
+      recording.by.replaceChildren("by ", el("a", { href, class: "mono", title: "Open the live view" }, entry.instance_id));
+    } else {
+      delete node.dataset.recordedBy;
+    }
+  }
+
+  async function refreshRecording(recording) {
+    if (!recording.active || !recording.entry) return;
+    const entry = recording.entry;
+    await showEpisodes(recording.episodes, { stats: entry.stats, videos: entry.videos });
+  }
+
+  /** Builds, updates and orders the Recordings section from a /_recordings answer. */
+  function showRecordings(answer) {
+    const list = answer ? answer.recordings || [] : [];
+    const parent = $("recordings");
+    const listed = new Set();
+    list.forEach((entry, i) => {
+      listed.add(entry.directory);
+      if (!recordings.has(entry.directory)) recordings.set(entry.directory, makeRecording(entry.directory));
+      const recording = recordings.get(entry.directory);
+      updateRecording(recording, entry);
+      // Newest write first, as listed; a node moves only when it must.
+      if (parent.children[i] !== recording.node) parent.insertBefore(recording.node, parent.children[i] || null);
+    });
+    for (const [directory, recording] of recordings) {
+      if (listed.has(directory)) continue;
+      if (nearScreen) nearScreen.unobserve(recording.node);
+      recording.node.remove();
+      recordings.delete(directory);
+    }
+    $("recordings-section").hidden = list.length === 0;
+    $("recordings-count").textContent = list.length ? `${list.length}` : "";
+    $("recordings-truncated").hidden = !(answer && answer.truncated);
+  }
+
+  /** Drops the cached stats files no view shows any more. */
+  function pruneStatsCache() {
+    const used = new Set(allEpisodes().flatMap((view) => view.statsURLs || []));
+    for (const url of statsCache.keys()) if (!used.has(url)) statsCache.delete(url);
   }
 
   // MARK: refreshing
@@ -355,37 +612,43 @@
   }
 
   async function refresh() {
-    let live = null;
-    try {
-      live = await gym.instances();
-      $("api-status").className = "status ok";
-      $("api-status").textContent = "API connected";
-      notice("");
-    } catch (error) {
+    // The three lists at once: live instances with their monitors, recordings, the root's folders.
+    const [live, recorded, root] = await Promise.all([
+      gym.live().catch((error) => error),
+      gym.getJSON("/_recordings").catch(() => null), // an older server, or no key yet
+      gym.getJSON("/_files/?format=json").catch(() => null), // no monitor root yet
+    ]);
+    if (live instanceof Error) {
       $("api-status").className = "status bad";
-      if (error.status === 401) {
+      if (live.status === 401) {
         $("api-status").textContent = "API key needed";
         notice(`This server needs an API key: open ${location.origin}/?key=YOUR_KEY once in this browser.`, "error");
       } else {
         $("api-status").textContent = "server unreachable";
-        notice(`Cannot read the live instances (${error.message}). Recorded directories are still shown.`, "error");
+        notice(`Cannot read the live instances (${live.message}). Recorded directories are still shown.`, "error");
       }
+    } else {
+      $("api-status").className = "status ok";
+      $("api-status").textContent = "API connected";
+      notice("");
     }
-    let directories = [];
-    try {
-      const root = await gym.getJSON("/_files/?format=json");
-      directories = root.entries.filter((e) => e.type === "directory" && gym.instanceIDPattern.test(e.name)).map((e) => e.name);
-    } catch (error) { /* no monitor root yet */ }
+    const envs = live instanceof Error ? null : live.all_envs;
+    const monitors = live instanceof Error ? {} : live.monitors;
+    index = recorded ? new Map((recorded.recordings || []).map((r) => [r.directory, r])) : null;
+    const directories = root
+      ? root.entries.filter((e) => e.type === "directory" && gym.instanceIDPattern.test(e.name)).map((e) => e.name)
+      : [];
 
-    const liveNow = live ? Object.keys(live).sort() : liveIDs;
+    const liveNow = envs ? Object.keys(envs).sort() : liveIDs;
     const all = new Set([...liveNow, ...directories]);
     for (const id of all) {
       if (!cards.has(id)) cards.set(id, makeCard(id));
       const card = cards.get(id);
       const isLive = liveNow.includes(id);
-      if (live && live[id] && card.title.textContent !== live[id]) card.title.textContent = live[id];
-      if (live && live[id]) card.envID = live[id];
+      if (envs && envs[id] && card.title.textContent !== envs[id]) card.title.textContent = envs[id];
+      if (envs && envs[id]) card.envID = envs[id];
       if (card.live !== isLive || !card.node.parentNode) setLive(card, isLive);
+      if (isLive && envs) setMonitor(card, monitors[id] || null);
       place(card, isLive);
     }
     for (const [id, card] of cards) {
@@ -394,13 +657,11 @@
     sortChildren($("live"));
     sortChildren($("recorded"));
     liveIDs = liveNow;
+    showRecordings(recorded);
 
     $("live-count").textContent = liveIDs.length ? `${liveIDs.length}` : "";
     // Without the list (no key yet, or the server unreachable) nothing is known to be running.
-    $("live-empty").hidden = liveIDs.length > 0 || live === null;
-    const recorded = $("recorded").children.length;
-    $("recorded-section").hidden = recorded === 0;
-    $("recorded-count").textContent = recorded ? `${recorded}` : "";
+    $("live-empty").hidden = liveIDs.length > 0 || envs === null;
 
     const key = liveIDs.join(",");
     if (key !== watchedKey) {
@@ -415,11 +676,19 @@
       }
     }
 
-    // Monitor files: live instances every time, closed ones now and then.
+    // Monitor files: live instances and recordings on screen every time (a stats file is read
+    // again only when it changed), closed instances now and then.
     const now = Date.now();
-    await Promise.all([...cards.values()]
-      .filter((card) => card.live || now - card.lastDetail > 15000)
-      .map((card) => { card.lastDetail = now; return refreshDetail(card); }));
+    await Promise.all([
+      ...[...cards.values()]
+        .filter((card) => card.live || now - card.lastDetail > CLOSED_REFRESH_MS)
+        .map((card) => { card.lastDetail = now; return refreshCard(card); }),
+      ...[...recordings.values()].map(refreshRecording),
+    ]);
+    pruneStatsCache();
+    const closed = [...$("recorded").children].filter((node) => !node.hidden).length;
+    $("recorded-section").hidden = closed === 0;
+    $("recorded-count").textContent = closed ? `${closed}` : "";
     document.body.dataset.ready = "true";
   }
 

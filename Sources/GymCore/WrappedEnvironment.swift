@@ -42,8 +42,8 @@ public struct WrappedEnvironment: Sendable {
         guard hasReset else {
             throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first")
         }
-        guard env.actionSpace.contains(action) else {
-            throw GymError("Action \(JSONWriter.string(env.actionSpace.json(action))) is not in the action space \(env.actionSpace)")
+        guard env.actionSpace.accepts(action) else {
+            throw GymError(Self.refusal(action, of: env.actionSpace))
         }
         var result = try env.step(action)
         elapsedSteps += 1
@@ -71,6 +71,17 @@ public struct WrappedEnvironment: Sendable {
             throw GymError("Action \(JSONWriter.string(action)) is not in the action space \(env.actionSpace): \(error.message)")
         }
         return try step(value)
+    }
+
+    /// Why `space` does not accept `action` (see `Space.accepts`), naming the sub-environment of
+    /// a vector when there is one.
+    public static func refusal(_ action: SpaceValue, of space: Space, subEnvironment: Int? = nil) -> String {
+        let of = subEnvironment.map { " of sub-environment \($0)" } ?? ""
+        var message = "Action \(JSONWriter.string(space.json(action)))\(of) is not in the action space \(space)"
+        if case .box(let box) = space, box.dtype.isFloatingPoint {
+            message += ": a Box action must be finite numbers (out-of-bounds ones are clipped by the environment)"
+        }
+        return message
     }
 
     public func renderANSI() -> String? { env.renderANSI() }

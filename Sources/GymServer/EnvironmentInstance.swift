@@ -86,6 +86,10 @@ public final class EnvironmentInstance: Sendable {
         var recorder: EpisodeRecorder?
         /// Where the latest monitor recorded (kept after it closes, for upload).
         var monitorDirectory: URL?
+        /// That directory as the files port shows it to the owner, and the latest monitor (open
+        /// or closed), for `monitorStatus`.
+        var monitorShownDirectory: String?
+        var latestRecorder: EpisodeRecorder?
         /// Closed: every call after this is refused.
         var closed = false
     }
@@ -516,6 +520,8 @@ public final class EnvironmentInstance: Sendable {
             guard state.recorder == nil, !state.closed else { return false }
             state.recorder = recorder
             state.monitorDirectory = directory
+            state.monitorShownDirectory = displayDirectory
+            state.latestRecorder = recorder
             return true
         }
         if !installed {
@@ -572,6 +578,25 @@ public final class EnvironmentInstance: Sendable {
 
     /// The directory the latest monitor recorded into (open or closed).
     public var monitorDirectory: URL? { state.withLock { $0.monitorDirectory } }
+
+    /// Where the latest monitor records (or recorded), whether it still does, and the episodes
+    /// it finished; nil before the first monitor/start.
+    public struct MonitorStatus: Sendable, Equatable {
+        /// The directory as the files port serves it to the owner (relative, no slash at either end).
+        public let directory: String
+        public let recording: Bool
+        public let episodes: Int
+    }
+
+    public var monitorStatus: MonitorStatus? {
+        let latest = state.withLock { state -> (String, EpisodeRecorder, Bool)? in
+            guard let shown = state.monitorShownDirectory, let recorder = state.latestRecorder else { return nil }
+            return (shown, recorder, state.recorder != nil)
+        }
+        guard let (directory, recorder, recording) = latest else { return nil }
+        // Read outside the instance's lock: the recorder has its own.
+        return MonitorStatus(directory: directory, recording: recording, episodes: recorder.episodeCount)
+    }
 
     private static func monitorCheck<T>(_ body: () throws(MonitorError) -> T) throws(GymError) -> T {
         do {

@@ -297,6 +297,16 @@ public final class EnvironmentManager: Sendable {
         }
     }
 
+    /// Where the live instances `owner` may see record (those that started a monitor).
+    public func monitorStatuses(for owner: Owner?) -> [String: EnvironmentInstance.MonitorStatus] {
+        let instances = table.withLock { table in table.instances.values.filter { $0.owner == owner } }
+        var all: [String: EnvironmentInstance.MonitorStatus] = [:]
+        for instance in instances {
+            if let status = instance.monitorStatus { all[instance.id] = status }
+        }
+        return all
+    }
+
     /// Live instances, all owners together.
     public var liveCount: Int { table.withLock { $0.instances.count } }
 

@@ -28,6 +28,8 @@ public struct GymServerConfiguration: Sendable {
     public var metricsToken: String?
     /// How to start Python workers for the ids the server lacks (`--python`); nil: no bridge.
     public var workers: WorkerConfiguration?
+    /// `--access-log`: where a line per request goes (`-`: standard output); nil: nowhere.
+    public var accessLogPath: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
@@ -71,11 +73,14 @@ public struct GymServerState: Sendable {
     /// Gymie step and reset messages answered by the WebSocket's fast path (`GymieFastPath`).
     public let gymieFastSteps = AtomicCount()
     public let gymieFastResets = AtomicCount()
+    /// A line per request, every transport (nil: `--access-log` not given).
+    public let accessLog: AccessLog?
 
     public init(
         manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
-        filesPort: FilesPortHealth = FilesPortHealth(enabled: false), metricsToken: String? = nil
+        filesPort: FilesPortHealth = FilesPortHealth(enabled: false), metricsToken: String? = nil, accessLog: AccessLog? = nil
     ) {
+        self.accessLog = accessLog
         self.manager = manager
         self.shutdown = shutdown
         self.keyring = keyring
@@ -91,6 +96,9 @@ public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Rout
     let limits = state.manager.limits
     let body = RequestJSON(limit: limits.maxBodySize)
     // First, so that it sees every answer, errors turned into statuses included.
+    if let accessLog = state.accessLog {
+        router.middlewares.add(AccessLogMiddleware<APIRequestContext>(log: accessLog, transport: .rest))
+    }
     if let metrics = state.manager.metrics {
         router.middlewares.add(RequestMetricsMiddleware<APIRequestContext>(metrics: metrics.api, bytesServed: nil))
     }
@@ -145,7 +153,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
     let manager = state.manager
     let fastPath = StepFastPath.Shared(
         manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
-        answered: state.fastPathSteps, resets: state.fastPathResets)
+        answered: state.fastPathSteps, resets: state.fastPathResets, accessLog: state.accessLog)
     let fromBytes = state.fastPathFromBytes
     let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
         http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
@@ -167,9 +175,9 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
             }
             owner = found
         }
-        let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize)
+        let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize, accessLog: state.accessLog)
         // Steps answered on the event loop (GymieFastPath), put in place as the upgrade completes.
-        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets))
+        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets, accessLog: state.accessLog))
         try await channel.pipeline.addHandler(installer).get()
         return .upgrade([:]) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
@@ -190,7 +198,8 @@ public func buildFilesApplication(configuration: GymServerConfiguration, state: 
     let site = FilesSite(monitorRoot: configuration.monitorRoot, apiPort: configuration.port, apiHost: configuration.host)
     return Application(
         router: buildFilesRouter(
-            site: site, manager: state.manager, frames: state.manager.frames, keyring: state.keyring, archives: state.archives),
+            site: site, manager: state.manager, frames: state.manager.frames, keyring: state.keyring, archives: state.archives,
+            accessLog: state.accessLog),
         configuration: .init(address: .hostname(configuration.host, port: configuration.filesPort), serverName: "gym-server"),
         onServerRunning: { channel in
             state.filesPort.listening(port: channel.localAddress?.port ?? configuration.filesPort)
@@ -254,9 +263,13 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
         onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") },
         metrics: configuration.metricsEnabled ? ServerMetrics() : nil,
         bridge: configuration.workers.map(PythonBridge.init(configuration:)))
+    let accessLog = try configuration.accessLogPath.map { try AccessLog(path: $0) }
+    accessLog?.reopenOnHangUp()
+    defer { accessLog?.close() }
     let state = GymServerState(
         manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring,
-        filesPort: FilesPortHealth(enabled: configuration.filesPort != 0), metricsToken: configuration.metricsToken)
+        filesPort: FilesPortHealth(enabled: configuration.filesPort != 0), metricsToken: configuration.metricsToken,
+        accessLog: accessLog)
     let api = buildAPIApplication(
         configuration: configuration, state: state, logger: logger,
         onServerRunning: { port in announce("gym-server API: http://\(configuration.host):\(port)/v1/help") })

@@ -113,7 +113,15 @@ struct GymServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-timeout"), help: "Seconds a Python worker may take to answer a request; one that dies or hangs answers 503 until its instance is reset or closed.")
     var workerTimeout: Double = 30
 
+    @Option(
+        name: .customLong("access-log"),
+        help: "Write a line per request (time, method, path, status, bytes, microseconds, key name, transport) to this file ('-': standard output); SIGHUP reopens it. Off by default.")
+    var accessLog: String?
+
     func validate() throws {
+        if let accessLog, accessLog.isEmpty {
+            throw ValidationError("--access-log needs a file name, or '-' for standard output")
+        }
         guard workerTimeout > 0, workerTimeout <= 86400 else {
             throw ValidationError("--worker-timeout must be more than 0 and at most 86400 seconds")
         }
@@ -172,12 +180,17 @@ struct GymServerCommand: AsyncParsableCommand {
         limits.maxStreamInstances = maxStreamInstances
         limits.maxLiveStreams = maxLiveStreams
         limits.maxConcurrentArchives = maxConcurrentZips
-        let configuration = GymServerConfiguration(
+        var configuration = GymServerConfiguration(
             host: host, port: port, filesPort: filesPort,
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
             allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
             keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
             workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout) })
-        try await runGymServer(configuration: configuration)
+        configuration.accessLogPath = accessLog
+        do {
+            try await runGymServer(configuration: configuration)
+        } catch let error as AccessLogError {
+            throw ValidationError(error.message)
+        }
     }
 }

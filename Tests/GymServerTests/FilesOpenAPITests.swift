@@ -160,6 +160,7 @@ struct FilesOpenAPITests {
 
             // The live view's data (GET only).
             try await checker.conforms(client, "/_live/instances", "/_live/instances", status: .ok)
+            try await checker.conforms(client, "/_recordings", "/_recordings", status: .ok)
             let frame = "/_live/{instance_id}/frame.png"
             try await checker.conforms(client, "/_live/\(instance.id)/frame.png", frame, status: .notFound)
             frames.publish(instance.id, frame: LiveFrame(png: [0x89, 0x50, 0x4E, 0x47], envID: "CartPole-v1", episode: 0, step: 1, episodeReward: 1))

@@ -168,7 +168,9 @@ struct OpenAPITests {
             conforms(try await api.post("/v1/envs/\(id)/observation_space/contains", ["name": "Box"]), "POST", "\(envs)/observation_space/contains")
             conforms(try await api.get("/v1/envs/\(id)/info"), "GET", "\(envs)/info")
             conforms(try await api.post("/v1/envs/\(id)/monitor/start/", ["directory": "runs/a"]), "POST", "\(envs)/monitor/start/")
+            conforms(try await api.get("/v1/envs/\(id)/monitor/"), "GET", "\(envs)/monitor/")
             conforms(try await api.post("/v1/envs/\(id)/monitor/close/"), "POST", "\(envs)/monitor/close/")
+            conforms(try await api.get("/v1/envs/\(id)/monitor/"), "GET", "\(envs)/monitor/")
             conforms(try await api.post("/v1/upload/", ["training_dir": "runs/a", "api_key": "x"]), "POST", "/v1/upload/")
             conforms(try await api.post("/v1/envs/\(id)/upload/"), "POST", "\(envs)/upload/")
             // A vector instance and a Tuple space.

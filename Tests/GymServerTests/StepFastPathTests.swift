@@ -32,7 +32,7 @@ private struct FastPathServer {
 /// One keep-alive HTTP/1.1 connection read by Content-Length: requests go out exactly as written
 /// (several in one write, for pipelining), answers come back in order. Its reads block a thread of
 /// their own, never the cooperative pool the server answers on.
-private final class KeepAliveConnection: @unchecked Sendable {
+final class KeepAliveConnection: @unchecked Sendable {
     struct Answer {
         let status: Int
         let headers: [String: String]

@@ -41,6 +41,21 @@ extension JSON {
         return nil
     }
 
+    /// A boolean as a client's flag means it: `true`/`false`, or the strings `"true"`/`"false"`
+    /// in any case (old language bindings send those); nil for anything else.
+    public var flagValue: Bool? {
+        switch self {
+        case .bool(let b): return b
+        case .string(let s) where s.count == 4 || s.count == 5:
+            switch s.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
     /// An integer, also from a float that holds an integral value (`3.0`).
     public var intValue: Int? {
         switch self {

@@ -71,7 +71,7 @@ extension Space {
                     guard let d = element.doubleValue else {
                         throw SpaceValueError(message: "expected numbers for \(description), got \(element.typeName)")
                     }
-                    values.append(box.dtype.cast(d))
+                    values.append(box.dtype.castAction(d))
                 }
                 return .floats(values)
             }

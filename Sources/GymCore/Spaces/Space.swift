@@ -43,6 +43,23 @@ public enum BoxDType: String, Sendable, Equatable, CaseIterable {
         }
     }
 
+    /// Rounds a client's number to this dtype as an action: a finite number beyond the dtype's
+    /// range becomes its largest finite value of that sign (not infinity), so that an
+    /// environment that clips its actions clips it to its bound, as Gymnasium's clips the
+    /// Python float the client sent.
+    @inlinable
+    public func castAction(_ value: Double) -> Double {
+        let cast = cast(value)
+        guard cast.isInfinite, value.isFinite else { return cast }
+        let largest: Double
+        switch self {
+        case .float32: largest = Double(Float.greatestFiniteMagnitude)
+        case .float16: largest = Double(Float16.greatestFiniteMagnitude)
+        default: return cast
+        }
+        return value < 0 ? -largest : largest
+    }
+
     /// A double rounded to binary16 (IEEE 754 half precision).
     @usableFromInline
     static func float16(_ value: Double) -> Double { Double(Float16(value)) }
@@ -142,6 +159,25 @@ public indirect enum SpaceValue: Sendable, Equatable, Hashable {
 
 extension Space {
     /// Whether `value` is an element of this space (Gymnasium's `contains`).
+    /// Whether an environment may be stepped with `value`: a member of the space, or, for a
+    /// floating-point Box, finite numbers of its shape, in or out of its bounds. Gymnasium checks
+    /// no action against its space: its continuous environments clip what they get (Pendulum,
+    /// MountainCarContinuous, LunarLander's continuous mode), and agents with exploration noise
+    /// rely on it, as openai's server stepped such actions. NaN and infinities are refused.
+    public func accepts(_ value: SpaceValue) -> Bool {
+        switch (self, value) {
+        case (.box(let box), .floats(let values)) where box.dtype.isFloatingPoint:
+            return values.count == box.count && values.allSatisfy(\.isFinite)
+        case (.tuple(let spaces), .tuple(let values)):
+            return spaces.count == values.count && zip(spaces, values).allSatisfy { $0.accepts($1) }
+        case (.dict(let spaces), .dict(let values)):
+            return spaces.count == values.count
+                && spaces.allSatisfy { entry in values[entry.key].map { entry.space.accepts($0) } ?? false }
+        default:
+            return contains(value)
+        }
+    }
+
     public func contains(_ value: SpaceValue) -> Bool {
         switch (self, value) {
         case (.discrete(let n, let start), .int(let i)):

@@ -199,8 +199,8 @@ public struct VectorEnvironment: Sendable {
             if mode == .disabled && ended[i] {
                 throw GymError("Sub-environment \(i) ended its episode: reset it with {\"options\": {\"reset_mask\": [...]}} (autoreset_mode disabled)")
             }
-            guard singleActionSpace.contains(actions[i]) else {
-                throw GymError("Action \(JSONWriter.string(singleActionSpace.json(actions[i]))) of sub-environment \(i) is not in the action space \(singleActionSpace)")
+            guard singleActionSpace.accepts(actions[i]) else {
+                throw GymError(WrappedEnvironment.refusal(actions[i], of: singleActionSpace, subEnvironment: i))
             }
         }
         let resetting = (0..<n).map(resetsOnNextStep)

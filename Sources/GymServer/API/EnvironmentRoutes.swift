@@ -54,7 +54,7 @@ struct EnvironmentRoutes: Sendable {
         }
         route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
             let instance = try routes.instance(context)
-            let json = try await body.object(request, context, optional: true)
+            let json = try await body.object(request, context, optional: true, ignoringOtherValues: true)
             let seeds = try Self.seeds(json, numEnvs: instance.numEnvs)
             let options = try RequestJSON.object(json, "options")
             let render = try RequestJSON.bool(json, "render", default: false)
@@ -137,6 +137,17 @@ struct EnvironmentRoutes: Sendable {
             let relative = try await manager.startMonitor(instance, directory: directory, force: force, resume: resume, videoSchedule: schedule)
             return .json(routes.placedAnswer("directory", relative, directory: true, request: request))
         }
+        route(.get, "/v1/envs/{instance_id}/monitor/", "Where the instance's monitor records: {directory (relative to the monitor root as the files port serves it), url, recording, episodes (finished in that directory by this monitor)}; the latest monitor's after monitor/close (recording false); directory and url null before any monitor/start.") { request, context in
+            let instance = try routes.instance(context)
+            guard let status = instance.monitorStatus else {
+                return .json(["directory": .null, "url": .null, "recording": false, "episodes": 0])
+            }
+            return .json([
+                "directory": .string(status.directory),
+                "url": routes.filesURL(status.directory, directory: true, request: request).map(JSON.string) ?? .null,
+                "recording": .bool(status.recording), "episodes": .int(status.episodes),
+            ])
+        }
         route(.post, "/v1/envs/{instance_id}/monitor/close/", "Stop monitoring: finish the open video and write the statistics and manifest.") { _, context in
             let instance = try routes.instance(context)
             try await instance.closeMonitor()
@@ -202,17 +213,14 @@ struct EnvironmentRoutes: Sendable {
     }
 
     /// old gym's `video_callable`: absent, null or true -> the capped cubic schedule; false -> no
-    /// video; a positive integer N -> every N-th episode.
+    /// video (`"true"`/`"false"` as strings too); a positive integer N -> every N-th episode.
     static func videoSchedule(_ json: JSON?) throws -> VideoSchedule {
-        switch json {
-        case nil, .null?, .bool(true)?: return .cappedCubic
-        case .bool(false)?: return .never
-        case let value?:
-            guard let n = value.intValue, n > 0 else {
-                throw APIError("Parameter 'video_callable' must be true, false or a positive integer N (every N-th episode), got \(JSONWriter.shortString(value))")
-            }
-            return .every(n)
+        guard let json, !json.isNull else { return .cappedCubic }
+        if let flag = json.flagValue { return flag ? .cappedCubic : .never }
+        guard let n = json.intValue, n > 0 else {
+            throw APIError("Parameter 'video_callable' must be true, false or a positive integer N (every N-th episode), got \(JSONWriter.shortString(json))")
         }
+        return .every(n)
     }
 
     /// Packages `directory` (relative to the owner's space; absolute taken relative to it) as a
@@ -241,15 +249,20 @@ struct EnvironmentRoutes: Sendable {
     func placedAnswer(_ key: String, _ path: String, directory: Bool = false, request: Request) -> JSON {
         var answer: [String: JSON] = ["message": true]
         answer[key] = .string(path)
-        if filesPort != 0 {
-            let host = request.head.authority.map { authority -> String in
-                if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") { return String(authority[...end]) }
-                return String(authority.split(separator: ":").first ?? "127.0.0.1")
-            } ?? "127.0.0.1"
-            let encoded = path.split(separator: "/", omittingEmptySubsequences: true).map { percentEncoded(String($0)) }.joined(separator: "/")
-            answer["url"] = .string("http://\(host):\(filesPort)/\(encoded)\(directory ? "/" : "")")
-        }
+        answer["url"] = filesURL(path, directory: directory, request: request).map(JSON.string)
         return .object(answer)
+    }
+
+    /// The URL of `path` (relative to the client's part of the monitor root) on the files port,
+    /// at the host the client reached; nil without a files port.
+    func filesURL(_ path: String, directory: Bool, request: Request) -> String? {
+        guard filesPort != 0 else { return nil }
+        let host = request.head.authority.map { authority -> String in
+            if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") { return String(authority[...end]) }
+            return String(authority.split(separator: ":").first ?? "127.0.0.1")
+        } ?? "127.0.0.1"
+        let encoded = path.split(separator: "/", omittingEmptySubsequences: true).map { percentEncoded(String($0)) }.joined(separator: "/")
+        return "http://\(host):\(filesPort)/\(encoded)\(directory ? "/" : "")"
     }
 
     /// What create takes: its id's name, and the rest.

@@ -170,7 +170,10 @@ enum ParsedBody: Sendable {
     /// No body, or only white space.
     case empty
     case object([String: JSON])
-    /// Not JSON, or JSON that is not an object: the error to answer if a route needs the body.
+    /// JSON that is not an object (`""`, `[]`, `7`): what a route that needs fields refuses and
+    /// one that needs none ignores, as openai's server ignored reset's body.
+    case otherValue(JSON)
+    /// Not JSON: the error to answer if a route reads the body.
     case invalid(APIError)
 }
 
@@ -202,13 +205,17 @@ struct RequestJSON: Sendable {
         switch json {
         case .object(let members): return .object(members)
         case .null: return .empty
-        default: return .invalid(APIError("Request is not a valid json object: expected {...}, got \(json.typeName)"))
+        default: return .otherValue(json)
         }
     }
 
     /// The body as a JSON object; an absent body is `nil` when `optional`, and anything that is
-    /// not a JSON object is the error the gym-http-api server gave.
-    func object(_ request: Request, _ context: APIRequestContext, optional: Bool = false) async throws -> [String: JSON]? {
+    /// not a JSON object is the error the gym-http-api server gave. With `ignoringOtherValues`
+    /// (routes that need no field: reset), JSON that is not an object counts as no body, as
+    /// openai's server, which never read reset's body, took the Ruby binding's `""`.
+    func object(
+        _ request: Request, _ context: APIRequestContext, optional: Bool = false, ignoringOtherValues: Bool = false
+    ) async throws -> [String: JSON]? {
         let parsed: ParsedBody
         if let cached = context.parsedBody {
             parsed = cached
@@ -220,6 +227,9 @@ struct RequestJSON: Sendable {
         case .empty:
             if optional { return nil }
             throw APIError("Request is not a valid json")
+        case .otherValue(let json):
+            if optional && ignoringOtherValues { return nil }
+            throw APIError("Request is not a valid json object: expected {...}, got \(json.typeName)")
         case .invalid(let error): throw error
         }
     }
@@ -239,10 +249,12 @@ struct RequestJSON: Sendable {
         return value
     }
 
+    /// A boolean parameter: `true`/`false`, or the strings `"true"`/`"false"` in any case, as
+    /// the old bindings send them (openai's Lua binding); anything else is a 400 naming it.
     static func bool(_ body: [String: JSON]?, _ name: String, default value: Bool) throws -> Bool {
         guard let json = optional(body, name) else { return value }
-        guard let b = json.boolValue else {
-            throw APIError("Parameter '\(name)' must be true or false, got \(JSONWriter.shortString(json))")
+        guard let b = json.flagValue else {
+            throw APIError("Parameter '\(name)' must be true or false (or the string \"true\" or \"false\"), got \(JSONWriter.shortString(json))")
         }
         return b
     }

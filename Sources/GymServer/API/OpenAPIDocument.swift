@@ -5,7 +5,7 @@
 /// docs/openapi.json, the OpenAPI 3.1 description of the API port, built into the binary.
 enum OpenAPIDocument {
     /// The start of the SHA-256 of the file: its entity tag.
-    static let digest = "d2aa8116055db4bda978"
+    static let digest = "940d22015abe1800fbec"
     static let text = #"""
 {
   "openapi": "3.1.0",
@@ -169,7 +169,7 @@ enum OpenAPIDocument {
         "tags": ["episodes"],
         "operationId": "resetInstance",
         "summary": "Reset the environment",
-        "description": "Starts an episode. `seed` reseeds (`{\"seed\": s}` gives the episode Gymnasium gives for `env.reset(seed=s)`); without one the random stream goes on. For a vector instance `seed` is an integer (sub-environment i gets seed + i) or a list of one seed or null per sub-environment, and `options` may hold `reset_mask`, a list of one boolean per sub-environment. `render: true` writes the frame as `<monitor-dir>/<instance_id>/rendered/<n>.png`. The body is optional.",
+        "description": "Starts an episode. `seed` reseeds (`{\"seed\": s}` gives the episode Gymnasium gives for `env.reset(seed=s)`); without one the random stream goes on. For a vector instance `seed` is an integer (sub-environment i gets seed + i) or a list of one seed or null per sub-environment, and `options` may hold `reset_mask`, a list of one boolean per sub-environment. `render: true` writes the frame as `<monitor-dir>/<instance_id>/rendered/<n>.png`. The body is optional: none, `null`, or JSON that is not an object (openai's Ruby binding sends `\"\"`, which openai's server ignored) counts as no parameters; an object is read field by field.",
         "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
         "requestBody": {
           "required": false,
@@ -218,7 +218,7 @@ enum OpenAPIDocument {
         "tags": ["episodes"],
         "operationId": "stepInstance",
         "summary": "Step the environment",
-        "description": "Takes `action` (a vector instance: a list of one action per sub-environment). Stepping before the first reset, or with an action outside the action space, is a 400. `render: true` writes the frame as on reset.",
+        "description": "Takes `action` (a vector instance: a list of one action per sub-environment). Stepping before the first reset, or with an action outside the action space, is a 400, except that a floating-point Box action of the right shape is taken in or out of its bounds, as Gymnasium's environments take it: they clip it (Pendulum, MountainCarContinuous). NaN and infinities are a 400. `render: true` writes the frame as on reset.",
         "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
         "requestBody": {
           "required": true,
@@ -499,6 +499,29 @@ enum OpenAPIDocument {
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NoRoute"},
           "413": {"$ref": "#/components/responses/ContentTooLarge"}
+        }
+      }
+    },
+    "/v1/envs/{instance_id}/monitor/": {
+      "get": {
+        "tags": ["monitor"],
+        "operationId": "getMonitor",
+        "summary": "Where the instance's monitor records",
+        "description": "The directory of the latest monitor (relative to the monitor root as the files port serves it; with API keys, to the key's folder), its URL on the files port, whether it still records (false after monitor/close), and the episodes it finished. Before any monitor/start, `directory` and `url` are null. An unknown instance is a 400, as on every route.",
+        "parameters": [{"$ref": "#/components/parameters/InstanceId"}],
+        "responses": {
+          "200": {
+            "description": "The monitor's place and state.",
+            "content": {
+              "application/json": {
+                "schema": {"$ref": "#/components/schemas/MonitorStatus"},
+                "example": {"directory": "tmp/random-agent-results", "episodes": 23, "recording": true, "url": "http://127.0.0.1:8000/tmp/random-agent-results/"}
+              }
+            }
+          },
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NoRoute"}
         }
       }
     },
@@ -1092,7 +1115,7 @@ enum OpenAPIDocument {
             ]
           },
           "options": {"type": ["object", "null"], "description": "Gymnasium's reset options: CartPole and MountainCar `low`/`high`, Pendulum `x_init`/`y_init`; a vector instance also `reset_mask`."},
-          "render": {"type": ["boolean", "null"], "description": "Write the frame as a PNG file."},
+          "render": {"type": ["boolean", "string", "null"], "description": "Write the frame as a PNG file (the strings \"true\"/\"false\" in any case too)."},
           "api_key": {"type": "string"},
           "token": {"type": "string"}
         }
@@ -1102,7 +1125,7 @@ enum OpenAPIDocument {
         "required": ["action"],
         "properties": {
           "action": {"$ref": "#/components/schemas/SpaceValue"},
-          "render": {"type": ["boolean", "null"], "description": "Write the frame as a PNG file."},
+          "render": {"type": ["boolean", "string", "null"], "description": "Write the frame as a PNG file (the strings \"true\"/\"false\" in any case too)."},
           "api_key": {"type": "string"},
           "token": {"type": "string"}
         }
@@ -1272,13 +1295,24 @@ enum OpenAPIDocument {
         "required": ["member"],
         "properties": {"member": {"type": "boolean"}}
       },
+      "MonitorStatus": {
+        "type": "object",
+        "required": ["directory", "url", "recording", "episodes"],
+        "additionalProperties": false,
+        "properties": {
+          "directory": {"type": ["string", "null"]},
+          "url": {"type": ["string", "null"], "description": "null also when the files port is off."},
+          "recording": {"type": "boolean"},
+          "episodes": {"type": "integer", "minimum": 0}
+        }
+      },
       "MonitorStartRequest": {
         "type": "object",
         "properties": {
           "directory": {"type": "string", "minLength": 1, "description": "Relative to the monitor root (an absolute path too); `null` or `\"\"` is a 400."},
-          "force": {"type": ["boolean", "null"]},
-          "resume": {"type": ["boolean", "null"]},
-          "video_callable": {"anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1}, {"type": "null"}]},
+          "force": {"type": ["boolean", "string", "null"], "description": "true or false; the strings \"true\" and \"false\" (any case) too, as the old bindings send them; any other string is a 400."},
+          "resume": {"type": ["boolean", "string", "null"], "description": "true or false; the strings \"true\" and \"false\" (any case) too, as the old bindings send them; any other string is a 400."},
+          "video_callable": {"anyOf": [{"type": "boolean"}, {"type": "string"}, {"type": "integer", "minimum": 1}, {"type": "null"}], "description": "true, false (or those as strings) or N: every N-th episode."},
           "api_key": {"type": "string"},
           "token": {"type": "string"}
         }

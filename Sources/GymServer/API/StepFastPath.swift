@@ -45,6 +45,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let bodyLimit: Int
         let answered: AtomicCount
         let resets: AtomicCount
+        /// Where each answer is logged (`--access-log`), if anywhere.
+        var accessLog: AccessLog? = nil
     }
 
     /// The two requests the fast path takes.
@@ -245,7 +247,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func response(
         _ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView, start: UInt64, allocator: ByteBufferAllocator
     ) -> ByteBuffer? {
-        guard let (bytes, contentType) = answer(fields, kind, instanceID: instanceID, body: body) else { return nil }
+        guard let (bytes, contentType, owner) = answer(fields, kind, instanceID: instanceID, body: body) else { return nil }
         // Counted before the answer leaves, as the route's middleware counts it.
         switch kind {
         case .step:
@@ -255,13 +257,16 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             resetSeries?.record(startedAt: start)
             shared.resets.increment()
         }
+        shared.accessLog?.record(
+            method: "POST", path: AccessLog.pathOnly(fields.uri), status: 200, bytes: bytes.readableBytes, startedAt: start,
+            key: owner?.name, transport: .fast)
         // A browser's request (CORS) gets what the route's CORSMiddleware adds for any origin,
         // `Access-Control-Allow-Origin: *`.
         return encodeResponse(bytes, contentType: contentType, cors: fields.cors, allocator: allocator)
     }
 
-    /// The answer's bytes and content type, or nil: the route must answer.
-    private func answer(_ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView) -> (ByteBuffer, String)? {
+    /// The answer's bytes and content type, and the key's owner, or nil: the route must answer.
+    private func answer(_ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView) -> (ByteBuffer, String, Owner?)? {
         var owner: Owner?
         if shared.keyring.isEnabled {
             guard !fields.apiKey.repeated, !fields.authorization.repeated,
@@ -298,7 +303,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard let answer, !fields.accept.repeated else { return nil }
         let messagePack = MessagePackNegotiation.wanted(accept: fields.accept.value)
-        return Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
+        let (bytes, contentType) = Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
+        return (bytes, contentType, owner)
     }
 
     /// The answer as one buffer: the head as NIO's `HTTPResponseEncoder` writes Hummingbird's

@@ -33,6 +33,7 @@ struct FilesAccessMiddleware: RouterMiddleware {
         {
             guard let owner = keyring.lookup(presented) else { return Self.unauthorized(PresentedKey.notValid) }
             context.owner = owner
+            AccessLog.currentRequest?.keyName = owner.name
         }
         if context.owner == nil && !Self.openPaths.contains(path) && !path.hasPrefix("/_static/") {
             return Self.unauthorized(

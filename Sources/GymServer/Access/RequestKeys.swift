@@ -101,6 +101,7 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard let presented else { throw PresentedKey.unauthorized(PresentedKey.howToSend) }
         guard let owner = keyring.lookup(presented) else { throw PresentedKey.unauthorized(PresentedKey.notValid) }
         context.owner = owner
+        AccessLog.currentRequest?.keyName = owner.name
         return try await next(request, context)
     }
 

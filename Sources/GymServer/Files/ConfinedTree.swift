@@ -125,6 +125,13 @@ struct ConfinedTree: Sendable {
         let modifiedNanoseconds: Int
     }
 
+    /// The name of an entry `readdir` gave, nil when it is not UTF-8.
+    static func name(of entry: UnsafeMutablePointer<dirent>) -> String? {
+        withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(validating: Array(raw.prefix(while: { $0 != 0 })), as: UTF8.self)
+        }
+    }
+
     /// The entries of the resolved directory `path`. Left out: hidden names (the frame writer's
     /// temporaries are `.<n>.png.tmp`), names that are not UTF-8, entries that are neither files
     /// nor directories, and links that lead out of the root or nowhere.
@@ -134,11 +141,7 @@ struct ConfinedTree: Sendable {
         var entries: [Entry] = []
         let base = path.hasSuffix("/") ? path : path + "/"
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String? in
-                let bytes = raw.prefix(while: { $0 != 0 })
-                return String(validating: Array(bytes), as: UTF8.self)
-            }
-            guard let name, !name.hasPrefix(".") else { continue }
+            guard let name = Self.name(of: entry), !name.hasPrefix(".") else { continue }
             let full = base + name
             guard let own = Self.status(full, followLinks: false) else { continue }
             var status = own

@@ -56,6 +56,7 @@ public struct FilesSite: Sendable {
 /// | `/_openapi.json` | the OpenAPI description of this port (docs/openapi-files.json) |
 /// | `/_live/events?instance_id=<id>` | Server-Sent Events: frames and status (see `LiveRoutes`) |
 /// | `/_live/<id>/frame.png` | an instance's newest frame |
+/// | `/_recordings` | every monitor recording of the root, wherever its directory (see `RecordingsRoute`) |
 /// | `/_files/` | the listing of the monitor root (`/` being the dashboard) |
 /// | `/<path>` | the monitor root: listings, files, ranges, conditional requests |
 /// | `/<dir>.zip` | a directory of the monitor root as a zip archive |
@@ -64,9 +65,12 @@ public struct FilesSite: Sendable {
 /// shadow an instance directory (8 hex digits).
 public func buildFilesRouter(
     site: FilesSite, manager: EnvironmentManager, frames: FrameHub, keyring: APIKeyring = APIKeyring(),
-    archives: ConcurrencyLimit? = nil
+    archives: ConcurrencyLimit? = nil, accessLog: AccessLog? = nil
 ) -> Router<FilesRequestContext> {
     let router = Router(context: FilesRequestContext.self)
+    if let accessLog {
+        router.middlewares.add(AccessLogMiddleware<FilesRequestContext>(log: accessLog, transport: .files))
+    }
     // First, so that it sees every answer and counts every byte written.
     if let metrics = manager.metrics {
         router.middlewares.add(
@@ -81,5 +85,6 @@ public func buildFilesRouter(
     }
     WebRoutes(site: site, webDirectory: webDirectory, files: files, requiresKey: keyring.isEnabled).add(to: router)
     LiveRoutes(manager: manager, frames: frames, requiresKey: keyring.isEnabled).add(to: router)
+    RecordingsRoute(manager: manager).add(to: router)
     return router
 }

@@ -5,7 +5,7 @@
 /// docs/openapi-files.json, the OpenAPI 3.1 description of the files port, built into the binary.
 enum FilesOpenAPIDocument {
     /// The start of the SHA-256 of the file: its entity tag.
-    static let digest = "9a5da11b9ae496ae2922"
+    static let digest = "9333dff4406845a47619"
     static let text = #"""
 {
   "openapi": "3.1.0",
@@ -1001,7 +1001,7 @@ enum FilesOpenAPIDocument {
         ],
         "operationId": "getLiveInstances",
         "summary": "The live instances",
-        "description": "`{all_envs: {instance_id: env_id}}` of the live instances the caller may see (with API keys, the key's own): the dashboard's list, from its own origin.",
+        "description": "`{all_envs: {instance_id: env_id}, monitors: {instance_id: {directory, recording, episodes}}}` of the live instances the caller may see (with API keys, the key's own): the dashboard's list, from its own origin. `monitors` names the instances that started a monitor, with the directory the latest one records (or recorded) into, as this port serves it.",
         "parameters": [
           {
             "$ref": "#/components/parameters/Key"
@@ -1018,6 +1018,13 @@ enum FilesOpenAPIDocument {
                 "example": {
                   "all_envs": {
                     "3c657dbc": "CartPole-v1"
+                  },
+                  "monitors": {
+                    "3c657dbc": {
+                      "directory": "runs/cartpole",
+                      "episodes": 12,
+                      "recording": true
+                    }
                   }
                 }
               }
@@ -1079,6 +1086,70 @@ enum FilesOpenAPIDocument {
           },
           "404": {
             "$ref": "#/components/responses/NotFound"
+          },
+          "303": {
+            "$ref": "#/components/responses/KeyAccepted"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      }
+    },
+    "/_recordings": {
+      "get": {
+        "tags": [
+          "live"
+        ],
+        "operationId": "getRecordings",
+        "summary": "Every monitor recording",
+        "description": "Every directory of the caller's part of the monitor root that holds an `openaigym.manifest.*` file, wherever a client put it (`runs/cartpole`, `tmp/random-agent-results` for openai's `/tmp/random-agent-results`), and those a live monitor records into: env id, episodes, newest write, statistics files, videos and the .zip. Newest write first. The search is bounded (5 levels deep, never into `rendered/` or hidden folders, symbolic links not followed, 50,000 names read); one search serves the requests of the next second.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Key"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The recordings.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Recordings"
+                },
+                "example": {
+                  "recordings": [
+                    {
+                      "directory": "runs/cartpole",
+                      "env_id": "CartPole-v1",
+                      "episodes": 2,
+                      "last_write": 1796379062.9,
+                      "instance_id": "3c657dbc",
+                      "recording": true,
+                      "stats": [
+                        {
+                          "name": "openaigym.episode_batch.0.1.stats.json",
+                          "url": "/runs/cartpole/openaigym.episode_batch.0.1.stats.json",
+                          "size": 230,
+                          "mtime": 1796379062.9
+                        }
+                      ],
+                      "videos": [
+                        {
+                          "name": "openaigym.video.0.1.video000000.mp4",
+                          "url": "/runs/cartpole/openaigym.video.0.1.video000000.mp4",
+                          "size": 22718,
+                          "mtime": 1796379062.8,
+                          "episode": 0
+                        }
+                      ],
+                      "zip": "/runs/cartpole.zip"
+                    }
+                  ],
+                  "truncated": false
+                }
+              }
+            }
           },
           "303": {
             "$ref": "#/components/responses/KeyAccepted"
@@ -2172,7 +2243,8 @@ enum FilesOpenAPIDocument {
       "LiveInstances": {
         "type": "object",
         "required": [
-          "all_envs"
+          "all_envs",
+          "monitors"
         ],
         "additionalProperties": false,
         "properties": {
@@ -2180,6 +2252,30 @@ enum FilesOpenAPIDocument {
             "type": "object",
             "additionalProperties": {
               "type": "string"
+            }
+          },
+          "monitors": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "object",
+              "required": [
+                "directory",
+                "recording",
+                "episodes"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "directory": {
+                  "type": "string"
+                },
+                "recording": {
+                  "type": "boolean"
+                },
+                "episodes": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              }
             }
           }
         }
@@ -2311,6 +2407,135 @@ enum FilesOpenAPIDocument {
         "properties": {
           "instance_id": {
             "type": "string"
+          }
+        }
+      },
+      "Recordings": {
+        "type": "object",
+        "required": [
+          "recordings",
+          "truncated"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "truncated": {
+            "type": "boolean",
+            "description": "The search stopped at its bound of names read: some recordings may be missing."
+          },
+          "recordings": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "directory",
+                "env_id",
+                "episodes",
+                "last_write",
+                "instance_id",
+                "recording",
+                "stats",
+                "videos",
+                "zip"
+              ],
+              "properties": {
+                "directory": {
+                  "type": "string",
+                  "description": "Relative to this port's root, no slash at either end."
+                },
+                "env_id": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "description": "From the newest manifest; null before one is written."
+                },
+                "episodes": {
+                  "type": "integer",
+                  "minimum": 0,
+                  "description": "Episodes in its statistics files."
+                },
+                "last_write": {
+                  "type": "number",
+                  "description": "Newest modification of its openaigym.* files, Unix seconds."
+                },
+                "instance_id": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "description": "The live instance recording into it now."
+                },
+                "recording": {
+                  "type": "boolean"
+                },
+                "stats": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "required": [
+                      "name",
+                      "url",
+                      "size",
+                      "mtime"
+                    ],
+                    "additionalProperties": false,
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "url": {
+                        "type": "string"
+                      },
+                      "size": {
+                        "type": "integer",
+                        "minimum": 0
+                      },
+                      "mtime": {
+                        "type": "number"
+                      }
+                    }
+                  }
+                },
+                "videos": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "required": [
+                      "name",
+                      "url",
+                      "size",
+                      "mtime",
+                      "episode"
+                    ],
+                    "additionalProperties": false,
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "url": {
+                        "type": "string"
+                      },
+                      "size": {
+                        "type": "integer",
+                        "minimum": 0
+                      },
+                      "mtime": {
+                        "type": "number"
+                      },
+                      "episode": {
+                        "type": "integer",
+                        "minimum": 0
+                      }
+                    }
+                  }
+                },
+                "zip": {
+                  "type": "string",
+                  "description": "The directory as a .zip on this port."
+                }
+              }
+            }
           }
         }
       }

@@ -1,3 +1,4 @@
+import Dispatch
 import GymCore
 import NIOCore
 import NIOHTTP1
@@ -33,6 +34,8 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let owner: Owner?
         let answered: AtomicCount
         let resets: AtomicCount
+        /// Where each answer is logged (`--access-log`), if anywhere.
+        var accessLog: AccessLog? = nil
     }
 
     private let shared: Shared
@@ -77,10 +80,14 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        let start = shared.accessLog == nil ? 0 : DispatchTime.now().uptimeNanoseconds
         if !ending, unanswered == 0, frame.fin, frame.opcode == .text, frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false,
             let (text, reset) = answer(frame.unmaskedData)
         {
             (reset ? shared.resets : shared.answered).increment()
+            shared.accessLog?.record(
+                method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
+                key: shared.owner?.name, transport: .ws)
             if let encoder = encoderContext {
                 encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
             } else {
@@ -127,7 +134,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .step(let instanceID, let action)?:
             guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
                 // Gymie's check, as the session makes it: an action it would call wrong is the session's.
-                (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true,
+                (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true,
                 let stepped = try? instance.stepWithoutWaiting(action: action)
             else { return nil }
             return (GymieSession.stepBytes(stepped), false)

@@ -1,3 +1,4 @@
+import Dispatch
 import GymCore
 import HummingbirdWebSocket
 import NIOWebSocket
@@ -26,6 +27,8 @@ struct GymieSession: Sendable {
     /// The key the socket was opened with (nil with API keys off).
     let owner: Owner?
     let maxMessageSize: Int
+    /// Where each message is logged (`--access-log`), if anywhere.
+    var accessLog: AccessLog? = nil
 
     /// What a message gets: an answer, or the socket closed.
     enum Reply: Equatable {
@@ -37,12 +40,26 @@ struct GymieSession: Sendable {
     /// over the socket stay alive when it goes: they end by `close`, the REST API or idle expiry.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         for try await message in inbound.messages(maxSize: maxMessageSize) {
+            let start = accessLog == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let reply: Reply
+            var method = "binary"
             switch message {
             case .text(let text):
                 reply = await handle(text)
+                if accessLog != nil { method = Self.methodName(text) }
             case .binary:
                 reply = .close(.unacceptableData, "Binary messages are not supported: send {\"method\": ..., \"params\": {...}} as text")
+            }
+            if let accessLog {
+                let (status, bytes): (Int, Int) = {
+                    switch reply {
+                    case .text(let answer): return (200, answer.utf8.count)
+                    case .close(let code, _): return (Int(UInt16(webSocketErrorCode: code)), 0)
+                    }
+                }()
+                accessLog.record(
+                    method: method, path: GymieRoutes.path, status: status, bytes: bytes, startedAt: start, key: owner?.name,
+                    transport: .ws)
             }
             switch reply {
             case .text(let answer):
@@ -52,6 +69,14 @@ struct GymieSession: Sendable {
                 return
             }
         }
+    }
+
+    /// The method a message names, for the access log: Gymie's name, or `-`.
+    static func methodName(_ text: String) -> String {
+        guard let parsed = try? JSONParser.parse(text), let name = parsed.objectValue?["method"]?.stringValue,
+            let method = Method(rawValue: name)
+        else { return "-" }
+        return method.rawValue
     }
 
     /// A step's answer as Gymie gives it: `[observation, reward, done, info]`.
@@ -164,8 +189,8 @@ struct GymieSession: Sendable {
             return .close(.dataInconsistentWithMessage, "Instance `\(Self.shown(id, "instance_id", ordered))` not found")
         }
         let instance = try manager.instance(instanceID, for: owner)
-        let full = params["full"]?.boolValue ?? false
-        if let value = params["full"], value.boolValue == nil, !value.isNull { return wrongParameters }
+        let full = params["full"]?.flagValue ?? false
+        if let value = params["full"], value.flagValue == nil, !value.isNull { return wrongParameters }
         switch method {
         case .make:
             return wrongParameters
@@ -175,10 +200,10 @@ struct GymieSession: Sendable {
             return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
         case .step:
             guard let action = params["action"] else { return wrongParameters }
-            let render = params["render"]?.boolValue ?? false
-            if let value = params["render"], value.boolValue == nil, !value.isNull { return wrongParameters }
+            let render = params["render"]?.flagValue ?? false
+            if let value = params["render"], value.flagValue == nil, !value.isNull { return wrongParameters }
             // Gymie: an action the environment cannot take is "wrong", shown as Python's str.
-            guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.contains) == true else {
+            guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true else {
                 return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
             }
             let answer = try await instance.step(action: action, render: render)

@@ -59,12 +59,16 @@ struct LiveRoutes: Sendable {
             }
     }
 
-    /// `{all_envs: {instance_id: env_id}}` of the live instances the caller may see (the
-    /// dashboard's list, from its own origin).
+    /// `{all_envs: {instance_id: env_id}, monitors: {instance_id: {directory, recording,
+    /// episodes}}}` of the live instances the caller may see (the dashboard's list, from its own
+    /// origin); `monitors` names those that started a monitor, and where it records.
     func instances(_ context: FilesRequestContext) -> Response {
         let all = manager.list(for: context.owner)
+        let monitors = manager.monitorStatuses(for: context.owner).mapValues { status -> JSON in
+            ["directory": .string(status.directory), "recording": .bool(status.recording), "episodes": .int(status.episodes)]
+        }
         var buffer = ByteBuffer()
-        JSONWriter.write(["all_envs": .object(all.mapValues(JSON.string))], into: &buffer)
+        JSONWriter.write(["all_envs": .object(all.mapValues(JSON.string)), "monitors": .object(monitors)], into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -20,6 +20,9 @@ import Testing
         ("MountainCarContinuous-v0", "MountainCarContinuous-v0"),
         ("Pendulum-v1", "Pendulum-v1"),
         ("Pendulum-v1-g9.81", "Pendulum-v1"),
+        // Actions past the bounds, clipped by the environment as Gymnasium's clips them.
+        ("Pendulum-v1-out_of_bounds", "Pendulum-v1"),
+        ("MountainCarContinuous-v0-out_of_bounds", "MountainCarContinuous-v0"),
         ("Acrobot-v1", "Acrobot-v1"),
     ])
     func replaysGymnasium(fixture: String, id: String) throws {

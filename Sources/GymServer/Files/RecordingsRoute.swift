@@ -1,0 +1,93 @@
+import Foundation
+import GymCore
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// `GET /_recordings` on the files port: every monitor recording of the caller's part of the
+/// monitor root (`RecordingsIndex`), with the live instance recording into it, if any.
+///
+/// ```
+/// {"recordings": [{"directory": "runs/cartpole", "env_id": "CartPole-v1", "episodes": 23,
+///   "last_write": 1764842400.123, "instance_id": "ab12cd34" | null, "recording": true,
+///   "stats": [{name, url, size, mtime}], "videos": [{name, url, size, mtime, episode}],
+///   "zip": "/runs/cartpole.zip"}, ...], "truncated": false}
+/// ```
+///
+/// A search is shared by the requests of the next second (every dashboard polls), per part of
+/// the root.
+final class RecordingsRoute: Sendable {
+    let manager: EnvironmentManager
+    let index = RecordingsIndex()
+    private let recent = Mutex([String: (time: UInt64, answer: JSON)]())
+    static let reuseNanoseconds: UInt64 = 1_000_000_000
+
+    init(manager: EnvironmentManager) {
+        self.manager = manager
+    }
+
+    func add(to router: Router<FilesRequestContext>) {
+        let route = self
+        router.get("/_recordings") { _, context in
+            let answer = try await route.answer(for: context.owner)
+            var buffer = ByteBuffer()
+            JSONWriter.write(answer, into: &buffer)
+            buffer.writeInteger(UInt8(ascii: "\n"))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: buffer))
+        }
+    }
+
+    func answer(for owner: Owner?) async throws -> JSON {
+        let space = manager.space(for: owner)
+        let monitors = manager.monitorStatuses(for: owner)
+        let now = DispatchTime.now().uptimeNanoseconds
+        // The instances recording now belong to the answer too: a second-old search may miss one.
+        let key = space.path + "\u{0}" + monitors.filter(\.value.recording).map { "\($0.key)=\($0.value.directory)" }.sorted().joined(separator: ",")
+        if let reused = recent.withLock({ $0[key] }), now &- reused.time < Self.reuseNanoseconds {
+            return reused.answer
+        }
+        let recordingNow = Dictionary(
+            monitors.filter(\.value.recording).map { ($0.value.directory, $0.key) }, uniquingKeysWith: min)
+        let index = self.index
+        let (recordings, truncated) = try await BlockingWork.run {
+            index.recordings(under: space, extra: monitors.values.map(\.directory).sorted())
+        }
+        let answer: JSON = [
+            "recordings": .array(recordings.map { Self.json($0, instanceID: recordingNow[$0.directory]) }),
+            "truncated": .bool(truncated),
+        ]
+        recent.withLock { recent in
+            recent = recent.filter { now &- $0.value.time < Self.reuseNanoseconds }
+            recent[key] = (now, answer)
+        }
+        return answer
+    }
+
+    static func json(_ recording: RecordingsIndex.Recording, instanceID: String?) -> JSON {
+        let base = "/" + recording.directory.split(separator: "/").map { percentEncoded(String($0)) }.joined(separator: "/")
+        func file(_ file: RecordingsIndex.File) -> [String: JSON] {
+            [
+                "name": .string(file.name), "url": .string(base + "/" + percentEncoded(file.name)), "size": .int(file.size),
+                "mtime": .double(file.modified),
+            ]
+        }
+        let videos = zip(recording.videos, recording.videoEpisodes).map { video, episode -> JSON in
+            var entry = file(video)
+            entry["episode"] = .int(episode)
+            return .object(entry)
+        }
+        return [
+            "directory": .string(recording.directory),
+            "env_id": recording.envID.map(JSON.string) ?? .null,
+            "episodes": .int(recording.episodes),
+            "last_write": .double(recording.lastWrite),
+            "instance_id": instanceID.map(JSON.string) ?? .null,
+            "recording": .bool(instanceID != nil),
+            "stats": .array(recording.stats.map { .object(file($0)) }),
+            "videos": .array(videos),
+            "zip": .string(base + ".zip"),
+        ]
+    }
+}
