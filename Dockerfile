@@ -21,6 +21,12 @@ COPY Package.swift Package.resolve[d] ./
 RUN swift package resolve
 COPY Sources Sources
 COPY Tests Tests
+# What the EmbedSources build plugin builds into the binary: the pages, the OpenAPI documents and
+# the bridge's Python worker.
+COPY Plugins Plugins
+COPY web web
+COPY docs/openapi.json docs/openapi-files.json docs/
+COPY bridge/gym_server_worker.py bridge/
 # As `make release` builds it, with the Swift runtime linked in; stripped (`install -s`: 71 MB
 # instead of 121 MB).
 RUN swift build -c release --product gym-server --static-swift-stdlib \

@@ -39,8 +39,13 @@ let package = Package(
         // Episode statistics, openaigym.* files, video recording.
         .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg", "CGymSystem"]),
 
+        // Builds web/, docs/openapi*.json and bridge/gym_server_worker.py into the targets as
+        // Swift source at build time: one source each, nothing generated in git.
+        .executableTarget(name: "embed-sources"),
+        .plugin(name: "EmbedSources", capability: .buildTool(), dependencies: ["embed-sources"]),
+
         // Gymnasium environments served by Python worker processes (bridge/PROTOCOL.md).
-        .target(name: "GymBridge", dependencies: ["GymEnvs", "CGymSystem"]),
+        .target(name: "GymBridge", dependencies: ["GymEnvs", "CGymSystem"], plugins: ["EmbedSources"]),
 
         // HTTP API, WebSocket protocol, file server, EnvironmentManager.
         .target(
@@ -54,7 +59,8 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]),
+            ],
+            plugins: ["EmbedSources"]),
         .executableTarget(
             name: "gym-server",
             dependencies: [

@@ -43,7 +43,7 @@ def assert_serves_document(url, path):
     assert response.status_code == 200, response.status_code
     assert response.headers["Content-Type"] == "application/json", response.headers
     with open(path, "rb") as f:
-        assert response.content == f.read(), "the built-in document differs: run scripts/embed_web.py and rebuild"
+        assert response.content == f.read(), "the built-in document differs: rebuild (the build embeds it)"
 
 
 def free_port():

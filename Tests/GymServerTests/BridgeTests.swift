@@ -63,7 +63,7 @@ struct BridgeWireTests {
     func embeddedWorker() throws {
         let file = BridgeTestPython.repository.appendingPathComponent("bridge/gym_server_worker.py")
         let text = try String(contentsOf: file, encoding: .utf8)
-        #expect(WorkerScript.text == text, "run scripts/embed_web.py")
+        #expect(WorkerScript.text == text, "rebuild: the build embeds bridge/gym_server_worker.py")
     }
 
     @Test("Tuple(Discrete int16 start -3, Dict(mode, position), Box uint8) and float16, uint16: descriptions and raw values both ways")

@@ -36,7 +36,7 @@ struct FilesOpenAPITests {
         #expect(documented.subtracting(routed).sorted() == [], "operations of docs/openapi-files.json that the files port does not have")
     }
 
-    @Test("GET /_openapi.json serves docs/openapi-files.json byte for byte, without a key (run scripts/embed_web.py after editing it)")
+    @Test("GET /_openapi.json serves docs/openapi-files.json byte for byte, without a key (the build embeds it)")
     func servesTheFile() async throws {
         let onDisk = try [UInt8](Data(contentsOf: OpenAPIDocumentOnDisk.files.url))
         let fixture = try FilesFixture()
@@ -48,7 +48,7 @@ struct FilesOpenAPITests {
             let served = try await client.fetch("/_openapi.json")
             #expect(served.status == .ok)
             #expect(served.headers[.contentType] == "application/json")
-            #expect(served.body == onDisk, "GET /_openapi.json differs from docs/openapi-files.json: run scripts/embed_web.py")
+            #expect(served.body == onDisk, "GET /_openapi.json differs from docs/openapi-files.json: rebuild")
             let tag = try #require(served.headers[.eTag])
             #expect(try await client.fetch("/_openapi.json", headers: ["If-None-Match": tag]).status == .notModified)
             // The keys are on: the document is open, the data is not.

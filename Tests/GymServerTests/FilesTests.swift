@@ -330,7 +330,7 @@ struct FilesTests {
         }
     }
 
-    @Test("the pages built into the binary equal web/ (run scripts/embed_web.py after editing web/)")
+    @Test("the pages built into the binary equal web/ (the build embeds them)")
     func embeddedPagesMatchWeb() async throws {
         let fixture = try FilesFixture()
         defer { fixture.remove() }
@@ -339,7 +339,7 @@ struct FilesTests {
             for name in WebAssetsOnDisk.names {
                 let onDisk = try [UInt8](Data(contentsOf: WebAssetsOnDisk.directory.appendingPathComponent(name)))
                 let served = try await client.fetch("/_static/\(name)")
-                #expect(served.body == onDisk, "\(name) differs from web/\(name): run scripts/embed_web.py")
+                #expect(served.body == onDisk, "\(name) differs from web/\(name): rebuild")
             }
         }
     }

@@ -35,7 +35,7 @@ struct OpenAPITests {
         }
     }
 
-    @Test("GET /openapi.json serves docs/openapi.json byte for byte, without a key (run scripts/embed_web.py after editing it)")
+    @Test("GET /openapi.json serves docs/openapi.json byte for byte, without a key (the build embeds it)")
     func servesTheFile() async throws {
         let onDisk = try [UInt8](Data(contentsOf: OpenAPIDocumentOnDisk.api.url))
         var keyring = APIKeyring()
@@ -46,7 +46,7 @@ struct OpenAPITests {
             let served = try await api.get("/openapi.json")
             #expect(served.status == .ok)
             #expect(served.headers[.contentType] == "application/json")
-            #expect(served.bytes == onDisk, "GET /openapi.json differs from docs/openapi.json: run scripts/embed_web.py")
+            #expect(served.bytes == onDisk, "GET /openapi.json differs from docs/openapi.json: rebuild")
             // The keys are on: the document is open, the API is not.
             #expect(try await api.get("/v1/envs/").status == .unauthorized)
         }

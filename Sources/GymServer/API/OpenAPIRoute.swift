@@ -2,7 +2,7 @@ import Hummingbird
 import NIOCore
 
 /// `GET /openapi.json`: the OpenAPI 3.1 description of this port, docs/openapi.json as built into
-/// the binary by scripts/embed_web.py. It needs no key with API keys on (see `APIKeyMiddleware`):
+/// the binary by the EmbedSources build plugin. It needs no key with API keys on (see `APIKeyMiddleware`):
 /// it is documentation, and holds nothing of anyone's.
 struct OpenAPIRoute: Sendable {
     static let path = "/openapi.json"
