@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
@@ -37,7 +39,7 @@ let package = Package(
         // What the C library offers that Swift's Glibc module does not: malloc_trim, per-thread nice.
         .target(name: "CGymSystem"),
         // Episode statistics, openaigym.* files, video recording.
-        .target(name: "GymMonitor", dependencies: ["GymEnvs", "CFFmpeg", "CGymSystem"]),
+        .target(name: "GymMonitor", dependencies: ["CFFmpeg", "CGymSystem"]),
 
         // Builds web/, docs/openapi*.json and bridge/gym_server_worker.py into the targets as
         // Swift source at build time: one source each, nothing generated in git.
@@ -53,18 +55,26 @@ let package = Package(
             dependencies: [
                 "GymCore", "GymEnvs", "GymRender", "GymMonitor", "GymBridge", "CGymSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             plugins: ["EmbedSources"]),
         .executableTarget(
             name: "gym-server",
             dependencies: [
-                "GymServer", "GymBridge",
+                "GymServer", "GymBridge", "GymCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -79,12 +89,17 @@ let package = Package(
             ]),
         .testTarget(name: "GymCoreTests", dependencies: ["GymCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GymRenderTests", dependencies: ["GymRender"]),
-        .testTarget(name: "GymEnvsTests", dependencies: ["GymEnvs"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GymEnvsTests", dependencies: ["GymEnvs", "GymCore", "GymRender"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GymMonitorTests", dependencies: ["GymMonitor"]),
         .testTarget(
             name: "GymServerTests",
             dependencies: [
-                "GymServer", "GymBridge",
+                "GymServer", "GymBridge", "GymCore", "GymRender",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
