@@ -116,11 +116,7 @@ public struct CliffWalkingEnv: Environment {
         guard isSlippery else {
             return ToyTextTransitions(Self.outcome(from: state, direction: action, probability: 1.0))
         }
-        var list = ToyTextTransitions()
-        for direction in [(action + 3) % 4, action, (action + 1) % 4] {
-            list.append(Self.outcome(from: state, direction: direction, probability: 1.0 / 3.0))
-        }
-        return list
+        return .slippery(around: action) { Self.outcome(from: state, direction: $0, probability: 1.0 / 3.0) }
     }
 
     public mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
@@ -135,12 +131,7 @@ public struct CliffWalkingEnv: Environment {
 
     public mutating func step(_ action: SpaceValue) -> StepResult {
         let a = action.intValue ?? 0
-        let transition = transitions(from: position, action: a).sample(&random)
-        position = transition.nextState
-        lastAction = a
-        return StepResult(
-            observation: .int(position), reward: transition.reward, terminated: transition.terminated,
-            info: ["prob": .double(transition.probability)])
+        return transitions(from: position, action: a).step(action: a, position: &position, lastAction: &lastAction, random: &random)
     }
 
     // MARK: rendering

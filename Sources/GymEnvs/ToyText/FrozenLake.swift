@@ -279,11 +279,7 @@ public struct FrozenLakeEnv: Environment {
         guard isSlippery else {
             return ToyTextTransitions(outcome(row: row, col: col, action, probability: 1.0))
         }
-        var list = ToyTextTransitions()
-        for direction in [(action + 3) % 4, action, (action + 1) % 4] {
-            list.append(outcome(row: row, col: col, direction, probability: direction == action ? successRate : failRate))
-        }
-        return list
+        return .slippery(around: action) { outcome(row: row, col: col, $0, probability: $0 == action ? successRate : failRate) }
     }
 
     public mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
@@ -308,12 +304,7 @@ public struct FrozenLakeEnv: Environment {
 
     public mutating func step(_ action: SpaceValue) -> StepResult {
         let a = action.intValue ?? 0
-        let transition = transitions(from: position, action: a).sample(&random)
-        position = transition.nextState
-        lastAction = a
-        return StepResult(
-            observation: .int(position), reward: transition.reward, terminated: transition.terminated,
-            info: ["prob": .double(transition.probability)])
+        return transitions(from: position, action: a).step(action: a, position: &position, lastAction: &lastAction, random: &random)
     }
 
     // MARK: rendering

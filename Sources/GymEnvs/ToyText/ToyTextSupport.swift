@@ -90,6 +90,26 @@ struct ToyTextTransitions: Sendable {
     func sample(_ random: inout ToyTextRandom) -> ToyTextTransition {
         self[ToyText.categoricalIndex(cumulativeOf: (0..<count).lazy.map { self[$0].probability }, below: random.random())]
     }
+
+    /// A slippery move (FrozenLake, CliffWalking): the outcomes of the directions to the left of,
+    /// along and to the right of `action`, in Gymnasium's order `[(a - 1) % 4, a, (a + 1) % 4]`.
+    static func slippery(around action: Int, _ outcome: (_ direction: Int) -> ToyTextTransition) -> ToyTextTransitions {
+        var list = ToyTextTransitions()
+        for direction in [(action + 3) % 4, action, (action + 1) % 4] { list.append(outcome(direction)) }
+        return list
+    }
+
+    /// The step of a tabular environment (`P[s][a]`: FrozenLake, CliffWalking), as Gymnasium's
+    /// `step` takes it: one transition drawn from this list, the position moved, and
+    /// `info["prob"]` the transition's probability.
+    func step(action: Int, position: inout Int, lastAction: inout Int?, random: inout ToyTextRandom) -> StepResult {
+        let transition = sample(&random)
+        position = transition.nextState
+        lastAction = action
+        return StepResult(
+            observation: .int(position), reward: transition.reward, terminated: transition.terminated,
+            info: ["prob": .double(transition.probability)])
+    }
 }
 
 /// Helpers the toy-text environments share.
