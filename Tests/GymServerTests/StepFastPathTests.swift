@@ -154,6 +154,13 @@ struct StepFastPathTests {
                 $0.hasPrefix("gym_http_requests_total{") && $0.contains("route=\"/v1/envs/{instance_id}/step\"") && $0.contains("status=\"200\"")
             }
             #expect(line?.hasSuffix(" 80") == true, "both paths count in one series: \(line ?? "none")")
+            // And by the path each took: production sees what the fast paths take.
+            let parsed = try MetricsText(metrics.text)
+            func taken(_ path: String, _ operation: String) -> Double? {
+                parsed.value("gym_step_requests_total", ["path": path, "operation": operation])
+            }
+            #expect(taken("bytes", "step") == 40 && taken("route", "step") == 40 && taken("parts", "step") == 0)
+            #expect(taken("bytes", "reset") == 14 && taken("route", "reset") == 0 && taken("gymie_fast", "step") == 0)
             // Every fast step (and reset) came whole in one write: read from the bytes.
             #expect(server.state.fastPathFromBytes.count == fromBytes + 40 + 12, "\(server.state.fastPathFromBytes.count - fromBytes)")
             #expect(server.manager.list(for: nil).count == 2)
@@ -476,6 +483,10 @@ struct GymieFastPathTests {
             }
             let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, 0, extra: ", \"full\": true").utf8)); return "full" }())
             #expect(full.hasPrefix("{") && full.contains("\"terminated\""), "\(full)")
+            // /metrics counts each path: 12 steps on the event loop, 13 by the session.
+            let metrics = try MetricsText(try await KeepAliveConnection(port: port).exchange("GET", "/metrics").text)
+            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_fast", "operation": "step"]) == 12)
+            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_session", "operation": "step"]) == 13)
             // FrozenLake's answers are under 126 bytes (a frame's one-byte length; CartPole's take
             // the two-byte form).
             let connection = try KeepAliveConnection(port: port)

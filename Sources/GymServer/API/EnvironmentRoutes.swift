@@ -52,19 +52,21 @@ struct EnvironmentRoutes: Sendable {
             }
             return .json(["envs": .array(envs)])
         }
-        route(.post, "/v1/envs/{instance_id}/reset/", "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
+        route(.post, RouteTemplate.reset, "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
             let instance = try routes.instance(context)
             let json = try await body.object(request, context, optional: true, ignoringOtherValues: true)
             let seeds = try Self.seeds(json, numEnvs: instance.numEnvs)
             let options = try RequestJSON.object(json, "options")
             let render = try RequestJSON.bool(json, "render", default: false)
+            manager.metrics?.stepPaths.count(.route, reset: true)
             return .answer(try await instance.reset(seeds: seeds, options: options, render: render), request: request)
         }
-        route(.post, "/v1/envs/{instance_id}/step/", "Step with {action, render?} (a vector: a list of one action per sub-environment). Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written), batched for a vector.") { request, context in
+        route(.post, RouteTemplate.step, "Step with {action, render?} (a vector: a list of one action per sub-environment). Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written), batched for a vector.") { request, context in
             let instance = try routes.instance(context)
             let json = try await body.object(request, context)
             let action = try RequestJSON.required(json, "action")
             let render = try RequestJSON.bool(json, "render", default: false)
+            manager.metrics?.stepPaths.count(.route, reset: false)
             return .answer(try await instance.step(action: action, render: render), request: request)
         }
         route(.get, "/v1/envs/{instance_id}/render", "The current frame as image/png (?mode=ansi: Gymnasium's text render, for the toy-text envs).") { request, context in

@@ -55,8 +55,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
         var route: String {
             switch self {
-            case .step: return "/v1/envs/{instance_id}/step"
-            case .reset: return "/v1/envs/{instance_id}/reset"
+            case .step: return RouteTemplate.endpoint(RouteTemplate.step)
+            case .reset: return RouteTemplate.endpoint(RouteTemplate.reset)
             }
         }
     }
@@ -245,7 +245,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The whole response (head and body) to a step or reset, counted as the route counts it;
     /// nil when the route must answer.
     func response(
-        _ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView, start: UInt64, allocator: ByteBufferAllocator
+        _ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView, start: UInt64, allocator: ByteBufferAllocator,
+        path: StepPath = .parts
     ) -> ByteBuffer? {
         guard let (bytes, contentType, owner) = answer(fields, kind, instanceID: instanceID, body: body) else { return nil }
         // Counted before the answer leaves, as the route's middleware counts it.
@@ -257,6 +258,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             resetSeries?.record(startedAt: start)
             shared.resets.increment()
         }
+        shared.manager.metrics?.stepPaths.count(path, reset: kind == .reset)
         shared.accessLog?.record(
             method: "POST", path: AccessLog.pathOnly(fields.uri), status: 200, bytes: bytes.readableBytes, startedAt: start,
             key: owner?.name, transport: .fast)

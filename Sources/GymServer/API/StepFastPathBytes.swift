@@ -80,7 +80,7 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
                     let body = input.readableBytesView.dropFirst(request.headLength).prefix(request.bodyLength)
                     if let response = parts.response(
                         fast.fields, fast.kind, instanceID: fast.instanceID, body: body, start: start,
-                        allocator: context.channel.allocator)
+                        allocator: context.channel.allocator, path: .bytes)
                     {
                         input.moveReaderIndex(forwardBy: total)
                         answered.increment()

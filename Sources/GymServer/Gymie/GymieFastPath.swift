@@ -85,6 +85,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let (text, reset) = answer(frame.unmaskedData)
         {
             (reset ? shared.resets : shared.answered).increment()
+            shared.manager.metrics?.stepPaths.count(.gymieFast, reset: reset)
             shared.accessLog?.record(
                 method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
                 key: shared.owner?.name, transport: .ws)

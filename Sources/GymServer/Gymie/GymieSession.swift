@@ -196,6 +196,7 @@ struct GymieSession: Sendable {
             return wrongParameters
         case .reset:
             guard let seed = Self.seed(params["seed"]), let options = Self.object(params["options"]) else { return wrongParameters }
+            manager.metrics?.stepPaths.count(.gymieSession, reset: true)
             let answer = try await instance.reset(seed: seed.value, options: options.value, render: false)
             return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
         case .step:
@@ -206,6 +207,7 @@ struct GymieSession: Sendable {
             guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true else {
                 return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
             }
+            manager.metrics?.stepPaths.count(.gymieSession, reset: false)
             let answer = try await instance.step(action: action, render: render)
             if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
             return .text(Self.stepText(answer))

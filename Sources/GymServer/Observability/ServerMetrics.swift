@@ -27,6 +27,7 @@ import Synchronization
 /// | `gym_video_encoder_queue_frames` | | frames waiting for the monitors' encoders |
 /// | `gym_live_viewers` | | live streams open on the files port |
 /// | `gym_files_bytes_served_total` | | body bytes written by the files port |
+/// | `gym_step_requests_total` | path (bytes, parts, route, gymie_fast, gymie_session), operation (step, reset) | step and reset requests by the way they were answered (`StepPath`) |
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
@@ -40,6 +41,8 @@ public final class ServerMetrics: Sendable {
     /// Requests of the API port (5000) and of the files port (8000).
     let api: RequestMetrics
     let files: RequestMetrics
+    /// Step and reset requests by the path that answered them.
+    let stepPaths: StepPathCounters
 
     private let environments = Mutex<[String: EnvironmentMetrics]>([:])
 
@@ -63,6 +66,7 @@ public final class ServerMetrics: Sendable {
         filesBytesServed = CoreMetrics.Counter(label: "gym_files_bytes_served_total", factory: factory)
         api = RequestMetrics(port: "api", factory: factory)
         files = RequestMetrics(port: "files", factory: factory)
+        stepPaths = StepPathCounters(factory: factory)
     }
 
     /// The counters of one environment id, made on first use and shared by its instances. Ids
@@ -139,4 +143,26 @@ struct VideoFrameCounters: VideoFrameObserver {
 
     func videoFrameEncoded() { encoded.increment() }
     func videoFrameDropped() { dropped.increment() }
+}
+
+/// `gym_step_requests_total{path, operation}`: every series made up front, so that counting one
+/// is an atomic increment.
+struct StepPathCounters: Sendable {
+    private let steps: [StepPath: CoreMetrics.Counter]
+    private let resets: [StepPath: CoreMetrics.Counter]
+
+    init(factory: PrometheusMetricsFactory) {
+        func series(_ operation: String) -> [StepPath: CoreMetrics.Counter] {
+            Dictionary(uniqueKeysWithValues: StepPath.allCases.map { path in
+                (path, CoreMetrics.Counter(
+                    label: "gym_step_requests_total", dimensions: [("path", path.rawValue), ("operation", operation)], factory: factory))
+            })
+        }
+        steps = series("step")
+        resets = series("reset")
+    }
+
+    func count(_ path: StepPath, reset: Bool) {
+        (reset ? resets : steps)[path]?.increment()
+    }
 }
