@@ -12,10 +12,10 @@ PYTHON ?= python3
 .PHONY: run build release deps deps-test venv test test-swift test-python test-browser test-image bench clean
 
 deps:
-	@scripts/install-deps.sh run
+	@scripts/setup/install-deps.sh run
 
 deps-test:
-	@scripts/install-deps.sh test
+	@scripts/setup/install-deps.sh test
 
 release: deps
 	$(SWIFT) build -c release --product gym-server
@@ -30,31 +30,31 @@ run: release
 # Python that the tests need (old gym 0.21 for load_results, Gymnasium for conformance), in an
 # ignored virtualenv; the Swift build never needs it.
 venv: deps-test
-	@scripts/make-venv.sh $(VENV)
+	@scripts/setup/make-venv.sh $(VENV)
 
-# Every stage prints its time (scripts/stage.sh); CI must stay well under its 90 minutes.
+# Every stage prints its time (scripts/test/stage.sh); CI must stay well under its 90 minutes.
 test:
-	@scripts/stage.sh setup $(MAKE) --no-print-directory deps-test venv
-	@scripts/stage.sh swift-test $(MAKE) --no-print-directory test-swift
-	@scripts/stage.sh python $(MAKE) --no-print-directory test-python
-	@scripts/stage.sh client $(MAKE) --no-print-directory test-client
-	@scripts/stage.sh browser $(MAKE) --no-print-directory test-browser
-	@scripts/stage.sh image $(MAKE) --no-print-directory test-image
+	@scripts/test/stage.sh setup $(MAKE) --no-print-directory deps-test venv
+	@scripts/test/stage.sh swift-test $(MAKE) --no-print-directory test-swift
+	@scripts/test/stage.sh python $(MAKE) --no-print-directory test-python
+	@scripts/test/stage.sh client $(MAKE) --no-print-directory test-client
+	@scripts/test/stage.sh browser $(MAKE) --no-print-directory test-browser
+	@scripts/test/stage.sh image $(MAKE) --no-print-directory test-image
 
-# Under a watchdog (scripts/swift-test.sh): a test that never ends fails the run and names itself.
+# Under a watchdog (scripts/test/swift-test.sh): a test that never ends fails the run and names itself.
 test-swift: deps-test venv
 	GYM_TEST_PYTHON=$(abspath $(VENV))/bridge/bin/python GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
-		SWIFT=$(SWIFT) scripts/swift-test.sh
+		SWIFT=$(SWIFT) scripts/test/swift-test.sh
 
 test-python: release
 	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
-		$(VENV)/gymnasium/bin/python scripts/e2e_test.py --server .build/release/gym-server
+		$(VENV)/gymnasium/bin/python scripts/test/e2e_test.py --server .build/release/gym-server
 	GYM021_PYTHON=$(abspath $(VENV))/gym021/bin/python \
-		$(VENV)/gymnasium/bin/python scripts/e2e_service_test.py --server .build/release/gym-server --load .build/release/gym-load
-	$(VENV)/gymnasium/bin/python scripts/e2e_vector_test.py --server .build/release/gym-server
-	$(VENV)/gymnasium/bin/python scripts/openai_suite.py --server .build/release/gym-server
-	$(VENV)/schemathesis/bin/python scripts/fuzz_api.py --server .build/release/gym-server
-	$(VENV)/gymnasium/bin/python scripts/e2e_metrics_test.py --server .build/release/gym-server
+		$(VENV)/gymnasium/bin/python scripts/test/e2e_service_test.py --server .build/release/gym-server --load .build/release/gym-load
+	$(VENV)/gymnasium/bin/python scripts/test/e2e_vector_test.py --server .build/release/gym-server
+	$(VENV)/gymnasium/bin/python scripts/test/openai_suite.py --server .build/release/gym-server
+	$(VENV)/schemathesis/bin/python scripts/test/fuzz_api.py --server .build/release/gym-server
+	$(VENV)/gymnasium/bin/python scripts/test/e2e_metrics_test.py --server .build/release/gym-server
 	$(VENV)/bridge/bin/python -m pytest -q bridge/tests
 
 # The Python client (clients/python, installed in $(VENV)/client) against the release server (and
@@ -62,14 +62,14 @@ test-python: release
 # then the example agents (Python and C++) against one of their own.
 .PHONY: test-client
 test-client: deps-test release venv
-	@scripts/make-client-venv.sh $(VENV)/client
+	@scripts/setup/make-client-venv.sh $(VENV)/client
 	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) GYM_TEST_BRIDGE_PYTHON=$(abspath $(VENV))/bridge/bin/python \
 		$(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
 	PYTHON=$(VENV)/client/bin/python examples/run_examples_test.sh --server .build/release/gym-server 3
 
 # Headless Chromium opens the live view and the dashboard of a running release server.
 test-browser: release venv
-	$(VENV)/browser/bin/python scripts/browser_test.py --server .build/release/gym-server --python $(abspath $(VENV))/bridge/bin/python
+	$(VENV)/browser/bin/python scripts/test/browser_test.py --server .build/release/gym-server --python $(abspath $(VENV))/bridge/bin/python
 
 # Builds the Dockerfile (docker, else buildah with stand-in base images) and runs the image: both
 # ports, its user, its volume, videos, SIGTERM, the HEALTHCHECK, /metrics (scripts/image/test-image.sh).
@@ -77,7 +77,7 @@ test-image:
 	scripts/image/test-image.sh
 
 bench: deps-test venv release
-	scripts/bench.sh
+	scripts/bench/bench.sh
 
 clean:
 	rm -rf .build $(VENV)

@@ -7,7 +7,7 @@
 #   examples/run_examples_test.sh --server .build/release/gym-server [seconds]
 #
 # --server starts that binary on free ports with a temporary monitor directory, and stops it.
-# Needs: g++, make, libcurl4-openssl-dev, nlohmann-json3-dev (scripts/install-deps.sh test), curl,
+# Needs: g++, make, libcurl4-openssl-dev, nlohmann-json3-dev (scripts/setup/install-deps.sh test), curl,
 # and a Python with the client installed (pip install ./clients/python); PYTHON names it
 # (default: python3).
 set -euo pipefail

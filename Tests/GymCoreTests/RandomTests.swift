@@ -1,5 +1,5 @@
 // Replays numpy's random streams (Fixtures/numpy_streams.json, written by
-// scripts/gen_numpy_fixtures.py) and requires every value to match exactly: integers by value,
+// scripts/fixtures/gen_numpy_fixtures.py) and requires every value to match exactly: integers by value,
 // doubles bit for bit.
 
 import Foundation

@@ -3,7 +3,7 @@ import GymCore
 import Testing
 
 /// Replays the Gymnasium rollouts in `Fixtures/rollouts/<name>.json` (made by
-/// `scripts/gen_env_fixtures.py`) through an environment made by `make`, and records every
+/// `scripts/fixtures/gen_env_fixtures.py`) through an environment made by `make`, and records every
 /// difference: observations, rewards, terminations, truncations and infos must equal
 /// Gymnasium's, float32 observations exactly or within `float32ULPs` ulps.
 struct RolloutReplay {

@@ -2,20 +2,20 @@ import Foundation
 import GymMonitor
 import Testing
 
-/// Old gym 0.21 reads what we write: `scripts/monitor_conformance.py` runs its `load_results`.
+/// Old gym 0.21 reads what we write: `scripts/test/monitor_conformance.py` runs its `load_results`.
 /// Needs `GYM021_PYTHON`, a Python with gym==0.21.0 installed; skipped (with a note) without it.
 @Suite("Conformance with gym 0.21's load_results")
 struct ConformanceTests {
     static let python = ProcessInfo.processInfo.environment["GYM021_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
 
-    /// scripts/monitor_conformance.py next to this package's Tests folder (the folder may be
+    /// scripts/test/monitor_conformance.py next to this package's Tests folder (the folder may be
     /// reached through a symbolic link, so both the resolved and the literal path are tried).
     static var script: String? {
         if let override = ProcessInfo.processInfo.environment["GYM_MONITOR_CONFORMANCE_SCRIPT"] { return override }
         let file = URL(fileURLWithPath: #filePath)
         for start in [file.resolvingSymlinksInPath(), file] {
             let candidate = start.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("scripts/monitor_conformance.py").path
+                .appendingPathComponent("scripts/test/monitor_conformance.py").path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
         }
         return nil
@@ -42,7 +42,7 @@ struct ConformanceTests {
             return
         }
         guard let script = Self.script else {
-            Issue.record("scripts/monitor_conformance.py not found")
+            Issue.record("scripts/test/monitor_conformance.py not found")
             return
         }
         print("checking with \(python) \(script)")
@@ -106,7 +106,7 @@ struct ConformanceTests {
     }
 
     /// Scripts resets and steps (including the ones old gym refuses) through gym 0.21's Monitor
-    /// (scripts/monitor_replay_gym021.py) and through an EpisodeRecorder, and compares.
+    /// (scripts/test/monitor_replay_gym021.py) and through an EpisodeRecorder, and compares.
     @Test("the same resets and steps give old gym's errors, episodes and totals", arguments: [1, 2, 3, 4])
     func replay(seed: UInt64) throws {
         guard let python = Self.python, let script = Self.script else {

@@ -80,7 +80,7 @@ struct LiveTests {
             let median = latencies[latencies.count / 2]
             let p95 = latencies[latencies.count * 95 / 100]
             print("live frame latency, publish to SSE receipt over TCP: median \(String(format: "%.2f", median)) ms, p95 \(String(format: "%.2f", p95)) ms, max \(String(format: "%.2f", latencies.last ?? 0)) ms (\(latencies.count) frames)")
-            // The ~100 ms target is measured (printed above, and by scripts/browser_test.py), not
+            // The ~100 ms target is measured (printed above, and by scripts/test/browser_test.py), not
             // asserted: a timed assertion fails on a loaded machine without telling anything.
 
             // The newest frame is also a plain PNG URL.

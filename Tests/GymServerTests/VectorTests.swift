@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// The fixtures of scripts/gen_vector_fixtures.py: what Gymnasium 1.4.0's SyncVectorEnv answered.
+/// The fixtures of scripts/fixtures/gen_vector_fixtures.py: what Gymnasium 1.4.0's SyncVectorEnv answered.
 enum VectorFixtures {
     static let directory: URL? = Bundle.module.url(forResource: "Fixtures", withExtension: nil)?
         .appendingPathComponent("vector", isDirectory: true)

@@ -5,7 +5,7 @@ import Testing
 @testable import GymEnvs
 
 /// Replays the episodes of Fixtures/classic_control/episodes.json (made by
-/// scripts/gen_classic_control_extra.py from Gymnasium 1.4.0) through the bare environments:
+/// scripts/fixtures/gen_classic_control_extra.py from Gymnasium 1.4.0) through the bare environments:
 /// goals, speed limits, walls, angle wrapping, steps past termination, out-of-range continuous
 /// actions and reset options, which random rollouts seldom reach.
 @Suite struct ClassicControlEpisodeTests {

@@ -2,7 +2,7 @@ import GymCore
 import GymEnvs
 import Testing
 
-/// Replays Gymnasium 1.4.0's rollouts (Fixtures/rollouts, made by scripts/gen_env_fixtures.py)
+/// Replays Gymnasium 1.4.0's rollouts (Fixtures/rollouts, made by scripts/fixtures/gen_env_fixtures.py)
 /// through the classic-control environments made by the registry: every observation, reward,
 /// termination, truncation and info must be Gymnasium's, float32 values bit for bit.
 @Suite struct ClassicControlRolloutTests {

@@ -6,7 +6,7 @@ import Testing
 
 /// The project's deflate (`FastDeflate`, `PNGEncoder()`'s default path) against libdeflate and
 /// zlib on the same frames in the same run: every environment's scene at its native size, twelve
-/// states each. Runs only with `GYM_BENCH=1`, in a release build (`scripts/bench_deflate.sh`):
+/// states each. Runs only with `GYM_BENCH=1`, in a release build (`scripts/bench/bench_deflate.sh`):
 ///
 ///     GYM_BENCH=1 swift test -c release --filter DeflateBenchmark
 ///
@@ -142,7 +142,7 @@ struct DeflateBenchmark {
         case .success(let loaded): libdeflate = loaded
         case .failure(let failure):
             print("bench-deflate libdeflate=unavailable reason=\"\(failure.message)\"")
-            let hint = "install Debian's libdeflate0 (scripts/install-deps.sh test) to compare FastDeflate with it"
+            let hint = "install Debian's libdeflate0 (scripts/setup/install-deps.sh test) to compare FastDeflate with it"
             Issue.record("libdeflate could not be loaded (\(failure.message)): \(hint)")
             return
         }

@@ -9,7 +9,7 @@ import Testing
 ///
 ///     GYM_BENCH=1 swift test -c release --filter SceneBenchmark
 ///
-/// Prints one line per environment, in the format `scripts/bench_render_reference.py` prints
+/// Prints one line per environment, in the format `scripts/bench/bench_render_reference.py` prints
 /// for Gymnasium (rgb_array render + Pillow PNG save), so the two can be set side by side:
 ///
 ///     bench-render env=CartPole-v1 frames=... rasterize_ms=... encode_ms=... total_ms=... fps=...

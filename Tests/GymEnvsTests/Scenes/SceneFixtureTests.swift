@@ -4,7 +4,7 @@ import Testing
 
 @testable import GymEnvs
 
-/// The reference frames written by `scripts/gen_render_fixtures.py` (Gymnasium 1.4.0).
+/// The reference frames written by `scripts/fixtures/gen_render_fixtures.py` (Gymnasium 1.4.0).
 struct SceneFrameIndex: Decodable {
     struct Frame: Decodable, Sendable, CustomStringConvertible {
         let env: String

@@ -4,7 +4,7 @@ import GymEnvs
 import Testing
 
 /// Compares `renderANSI()` with the text Gymnasium's `ansi` render mode returns
-/// (scripts/gen_ansi_fixtures.py), after every reset and step of a few rollouts.
+/// (scripts/fixtures/gen_ansi_fixtures.py), after every reset and step of a few rollouts.
 @Suite struct ToyTextANSITests {
     static let fixtures = [
         "FrozenLake-v1", "FrozenLake8x8-v1", "FrozenLake-v1-desc", "Taxi-v4", "Taxi-v4-rainy_fickle",

@@ -3,7 +3,7 @@ import GymCore
 import GymEnvs
 import Testing
 
-/// Replays Gymnasium 1.4.0's rollouts (scripts/gen_env_fixtures.py) through the Swift
+/// Replays Gymnasium 1.4.0's rollouts (scripts/fixtures/gen_env_fixtures.py) through the Swift
 /// environments made by the registry: every observation, reward, flag and info must be equal.
 @Suite struct ToyTextRolloutTests {
     /// Fixture name to the id it was made with.
@@ -33,7 +33,7 @@ import Testing
     }
 }
 
-/// Replays the extra Gymnasium rollouts of scripts/gen_toytext_fixtures.py (Fixtures/toytext):
+/// Replays the extra Gymnasium rollouts of scripts/fixtures/gen_toytext_fixtures.py (Fixtures/toytext):
 /// fickle passengers that are actually picked up, tuned probabilities and reward schedules,
 /// custom maps, the other Blackjack rule sets.
 @Suite struct ToyTextVariantRolloutTests {

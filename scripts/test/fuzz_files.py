@@ -1,4 +1,4 @@
-"""The files port's part of scripts/fuzz_api.py: docs/openapi-files.json against a live server.
+"""The files port's part of scripts/test/fuzz_api.py: docs/openapi-files.json against a live server.
 
   * GET /_openapi.json on the files port serves docs/openapi-files.json.
   * Real data first: instances with rendered frames, a monitor that recorded an episode (stats,
@@ -27,7 +27,7 @@ import requests
 
 from e2e_support import assert_serves_document, check
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCUMENT = os.path.join(ROOT, "docs", "openapi-files.json")
 WEB = os.path.join(ROOT, "web")
 # The server options the files fuzz needs (see the module's doc).

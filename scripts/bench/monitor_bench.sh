@@ -8,5 +8,5 @@
 # episodes without video. Each line prints its ratio to a reference measured in the same run. Other
 # processes on the machine move these figures by 20% or more: compare ratios, run twice.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 GYM_BENCH=1 exec "${SWIFT:-swift}" test -c release --filter MonitorBenchmarks "$@"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The virtualenv of the Python client's tests (default .venv/client): clients/python installed as
 # a user installs it (pip install ./clients/python, not editable) with its test extras.
-#   scripts/make-client-venv.sh [.venv/client]
+#   scripts/setup/make-client-venv.sh [.venv/client]
 # Its dependencies are installed once per version of clients/python/pyproject.toml (the marker
 # file .done holds that file's hash); the package itself is rebuilt from the working tree on
 # every call (no network: hatchling sits in the venv), so the tests never run a stale copy.
 set -euo pipefail
 venv="${1:-.venv/client}"
 py="${PYTHON:-python3}"
-client="$(cd "$(dirname "${BASH_SOURCE[0]}")/../clients/python" && pwd)"
+client="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../clients/python" && pwd)"
 
 want="$(sha256sum "$client/pyproject.toml" | cut -c1-16)"
 if [ "$(cat "$venv/.done" 2>/dev/null)" != "$want" ]; then

@@ -10,7 +10,7 @@ Scenarios (each on fresh CartPole-v1 instances, stepped round-robin by wrk's con
 Each wrk thread has one connection and one instance, and resets it when an episode ends.
 Prints `bench-api scenario=... steps_per_s=... p50_ms=... p99_ms=...` lines.
 
-    python3 scripts/bench_api.py --server .build/release/gym-server [--seconds 5] [--connections 8]
+    python3 scripts/bench/bench_api.py --server .build/release/gym-server [--seconds 5] [--connections 8]
 """
 import argparse
 import json

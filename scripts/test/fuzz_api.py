@@ -12,13 +12,13 @@ server serves: the API port's at /openapi.json (docs/openapi.json) and the files
     "unknown instance", the run uses the served document with one change: an instance id is one
     of a few dozen instances made beforehand (every environment, vector instances, reset or not,
     one with a monitor) -- or, in the invalid data, anything else.
-  * Then the files port the same way, on real files made beforehand (see scripts/fuzz_files.py):
+  * Then the files port the same way, on real files made beforehand (see scripts/test/fuzz_files.py):
     no 5xx, documented statuses and content types, JSON matching its schema.
   * The server is still running afterwards and logged no unexpected error.
 
-    python scripts/fuzz_api.py --server .build/release/gym-server [--max-examples 25] [--seed 1]
+    python scripts/test/fuzz_api.py --server .build/release/gym-server [--max-examples 25] [--seed 1]
 
-Run with .venv/schemathesis/bin/python (scripts/make-venv.sh installs schemathesis there). The
+Run with .venv/schemathesis/bin/python (scripts/setup/make-venv.sh installs schemathesis there). The
 seed is fixed by default so that a run is repeatable; `--seed random` explores. A run takes about
 two minutes on two cores; `--max-examples` and `--files-max-examples` scale it.
 """
@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzz_files  # noqa: E402
 from e2e_support import Server, assert_serves_document, check, summary  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCUMENT = os.path.join(ROOT, "docs", "openapi.json")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
@@ -56,7 +56,7 @@ def main():
     seed = random.randrange(2**32) if args.seed == "random" else int(args.seed)
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     if not os.path.exists(schemathesis):
-        sys.exit(f"no {schemathesis}: run scripts/make-venv.sh and this script with .venv/schemathesis/bin/python")
+        sys.exit(f"no {schemathesis}: run scripts/setup/make-venv.sh and this script with .venv/schemathesis/bin/python")
 
     monitor = tempfile.mkdtemp(prefix="gym-fuzz-")
     reports = tempfile.mkdtemp(prefix="gym-fuzz-report-")

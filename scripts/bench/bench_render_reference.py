@@ -21,7 +21,7 @@ How to run (from the repository root):
 
     python3 -m venv /tmp/venv-render            # or any path
     /tmp/venv-render/bin/pip install gymnasium==1.4.0 pygame numpy pillow
-    SDL_VIDEODRIVER=dummy /tmp/venv-render/bin/python scripts/bench_render_reference.py
+    SDL_VIDEODRIVER=dummy /tmp/venv-render/bin/python scripts/bench/bench_render_reference.py
 
 Times are CPU milliseconds of the benchmarking thread per frame (the fastest of seven batches).
 

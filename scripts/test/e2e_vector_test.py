@@ -10,9 +10,9 @@
   * MessagePack: answers asked for with `Accept: application/msgpack`, read with the `msgpack`
     library from PyPI and numpy.frombuffer, equal the JSON answers of a twin instance.
 
-    python scripts/e2e_vector_test.py --server .build/release/gym-server
+    python scripts/test/e2e_vector_test.py --server .build/release/gym-server
 
-Needs gymnasium==1.4.0, numpy, requests, msgpack (scripts/make-venv.sh installs them).
+Needs gymnasium==1.4.0, numpy, requests, msgpack (scripts/setup/make-venv.sh installs them).
 """
 
 import argparse

@@ -3,7 +3,7 @@
 example_agent.py against a gym-server binary. Their code is not part of this repository: point the
 script at a checkout of https://github.com/openai/gym-http-api, or at a git directory of one.
 
-    python scripts/openai_suite.py --server .build/release/gym-server --gym-http-api DIR
+    python scripts/test/openai_suite.py --server .build/release/gym-server --gym-http-api DIR
 
 The suite talks to http://127.0.0.1:5000 (hard-coded in it), so port 5000 must be free. It imports
 gym_http_server (openai's Flask server) only to start it in nose-style setup functions, which
@@ -40,7 +40,7 @@ def main():
     args = parser.parse_args()
     if not args.gym_http_api:
         print("SKIP openai's own suite: give --gym-http-api DIR or GYM_HTTP_API_DIR (GitHub is not reachable from CI; "
-              "scripts/e2e_service_test.py runs the same 16 tests written again)")
+              "scripts/test/e2e_service_test.py runs the same 16 tests written again)")
         return 0
     work = tempfile.mkdtemp(prefix="openai-suite-")
     monitor = tempfile.mkdtemp(prefix="openai-suite-monitor-")

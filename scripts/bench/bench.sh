@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, each printing ratios against a reference measured in the same run.
-#   1. frames: rasterise + PNG per environment vs Gymnasium + pygame + Pillow (scripts/bench_render.sh);
-#      our deflate vs libdeflate and zlib on the same frames (scripts/bench_deflate.sh)
-#   2. the monitor: H.264 encode rate, recordStep cost filming / not filming (scripts/monitor_bench.sh)
-#   3. the API: REST steps per second, plain / render: true / with a monitor recording (scripts/bench_api.py)
-#   4. a shared server: latency under load, the load test, WebSocket against REST (scripts/bench_service.py)
+#   1. frames: rasterise + PNG per environment vs Gymnasium + pygame + Pillow (scripts/bench/bench_render.sh);
+#      our deflate vs libdeflate and zlib on the same frames (scripts/bench/bench_deflate.sh)
+#   2. the monitor: H.264 encode rate, recordStep cost filming / not filming (scripts/bench/monitor_bench.sh)
+#   3. the API: REST steps per second, plain / render: true / with a monitor recording (scripts/bench/bench_api.py)
+#   4. a shared server: latency under load, the load test, WebSocket against REST (scripts/bench/bench_service.py)
 #   5. gym-server beside Flask, nginx, Gymnasium and EnvPool: the targets of issue 11 (scripts/bench/run_bench.py)
-#   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench_metrics.py);
+#   6. what the metrics cost: REST steps per second with metrics on and with --no-metrics (scripts/bench/bench_metrics.py);
 #      and what the access log costs at 16 connections (the same script, --part access-log)
 #   7. the bridge: CartPole-v1 per step native, through a Python worker, and in-process Gymnasium
 #      (Tests/GymServerTests/BridgeBenchmark.swift; needs .venv/bridge, made by make venv)
 # The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 venv=".venv/bench"
 if [ ! -f "$venv/.done" ]; then
     rm -rf "$venv"
@@ -23,22 +23,22 @@ fi
 swift build -c release --product gym-server
 
 echo "=== 1. frames"
-PYTHON="$PWD/$venv/bin/python" scripts/bench_render.sh
-scripts/bench_deflate.sh
+PYTHON="$PWD/$venv/bin/python" scripts/bench/bench_render.sh
+scripts/bench/bench_deflate.sh
 echo "=== 2. monitor"
-scripts/monitor_bench.sh 2>&1 | grep -E '^(bench|monitor-bench)|ratio|frames/s|ns|µs' || true
+scripts/bench/monitor_bench.sh 2>&1 | grep -E '^(bench|monitor-bench)|ratio|frames/s|ns|µs' || true
 echo "=== 3. API"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
-"$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server
+"$venv/bin/python" scripts/bench/bench_api.py --server .build/release/gym-server
 # Long episodes (Pendulum: 200 steps) with the monitor root on tmpfs: the cost of recording
 # itself, without the per-episode and per-frame file creations of the disk.
 if [ -d /dev/shm ]; then
-    "$venv/bin/python" scripts/bench_api.py --server .build/release/gym-server --env Pendulum-v1 --action '[0.0]' --monitor-parent /dev/shm
+    "$venv/bin/python" scripts/bench/bench_api.py --server .build/release/gym-server --env Pendulum-v1 --action '[0.0]' --monitor-parent /dev/shm
 fi
 
 echo "=== 4. a shared server: latency under load, the load test, WebSocket against REST"
 swift build -c release --product gym-load
-"$venv/bin/python" scripts/bench_service.py --server .build/release/gym-server --load .build/release/gym-load
+"$venv/bin/python" scripts/bench/bench_service.py --server .build/release/gym-server --load .build/release/gym-load
 
 echo "=== 5. gym-server beside Flask, nginx, Gymnasium and EnvPool (written to docs/PERFORMANCE.md)"
 # openai's Flask server is the reference of the REST figures; its code is never committed here.
@@ -57,9 +57,9 @@ python3 scripts/bench/run_bench.py --server .build/release/gym-server ${gym_http
 python3 scripts/bench/render_performance.py
 
 echo "=== 6. the metrics: REST CartPole steps with metrics on and with --no-metrics, one connection"
-python3 scripts/bench_metrics.py --server .build/release/gym-server
+python3 scripts/bench/bench_metrics.py --server .build/release/gym-server
 echo "=== 6b. the access log: REST CartPole steps with --access-log FILE and without, 16 connections (target: at most 15% fewer)"
-python3 scripts/bench_metrics.py --server .build/release/gym-server --part access-log --connections 16
+python3 scripts/bench/bench_metrics.py --server .build/release/gym-server --part access-log --connections 16
 
 echo "=== 7. the bridge: what a Python worker adds to a step"
 if [ -x .venv/bridge/bin/python ]; then

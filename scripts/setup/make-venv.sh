@@ -21,9 +21,9 @@ make_venv() {
 }
 
 make_venv gymnasium "gymnasium==1.4.0 numpy requests pytest six msgpack"
-# .venv/browser  Playwright (drives Debian's chromium; downloads no browser) + websockets: scripts/browser_test.py
+# .venv/browser  Playwright (drives Debian's chromium; downloads no browser) + websockets: scripts/test/browser_test.py
 make_venv browser "playwright>=1.65 websockets>=13"
-# .venv/schemathesis  schemathesis: a property-based fuzz of a live server against docs/openapi.json (scripts/fuzz_api.py)
+# .venv/schemathesis  schemathesis: a property-based fuzz of a live server against docs/openapi.json (scripts/test/fuzz_api.py)
 make_venv schemathesis "schemathesis==4.32.5"
 # .venv/bridge  the Python worker of bridged environments (bridge/): its protocol and equivalence tests
 make_venv bridge "gymnasium==1.4.0 numpy box2d==2.3.10 pygame pytest"

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """End-to-end tests of gym-server as a shared, long-running service, over real sockets.
 
-    python scripts/e2e_service_test.py --server .build/release/gym-server [--load gym-load]
+    python scripts/test/e2e_service_test.py --server .build/release/gym-server [--load gym-load]
 
   * the 16 tests of openai/gym-http-api's tests/test_api.py, each written again here with the same
     requests and assertions (the suite itself lives on GitHub, which CI cannot reach; with
-    GYM_HTTP_API_DIR pointing at a checkout, scripts/openai_suite.py runs the original too), and the
+    GYM_HTTP_API_DIR pointing at a checkout, scripts/test/openai_suite.py runs the original too), and the
     flow of openai's example_agent.py: a monitor in /tmp/random-agent-results, render=True steps,
     an upload by that path;
   * crash safety: kill -9 of a server in the middle of recording leaves every finished episode in

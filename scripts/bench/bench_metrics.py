@@ -4,7 +4,7 @@ without it, measured in the same run, in alternating rounds so that both see the
 (wrk with scripts/bench/wrk_requests.lua, the request pattern of scripts/bench/run_bench.py; one
 instance per connection). Prints each round and the ratio of the medians (with / without).
 
-    python3 scripts/bench_metrics.py --server .build/release/gym-server [--seconds 4] [--rounds 3]
+    python3 scripts/bench/bench_metrics.py --server .build/release/gym-server [--seconds 4] [--rounds 3]
         [--part metrics|access-log] [--connections 1]
 
 --part metrics:     metrics on (the default) against --no-metrics.
@@ -24,10 +24,10 @@ import tempfile
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "test"))
 from e2e_support import Server  # noqa: E402
 
-LUA = os.path.join(HERE, "bench", "wrk_requests.lua")
+LUA = os.path.join(HERE, "wrk_requests.lua")
 
 
 def steps_per_second(server, seconds, workdir, connections=1):

@@ -10,9 +10,9 @@
     counters and the request counter of the step route are read back through Prometheus's HTTP
     query API (/api/v1/query) and must equal what was done. The scrape target must be up.
 
-    python scripts/e2e_metrics_test.py --server .build/release/gym-server [--prometheus /usr/bin/prometheus]
+    python scripts/test/e2e_metrics_test.py --server .build/release/gym-server [--prometheus /usr/bin/prometheus]
 
-Needs requests; and the `prometheus` binary (scripts/install-deps.sh test installs it): without
+Needs requests; and the `prometheus` binary (scripts/setup/install-deps.sh test installs it): without
 it the Prometheus check is reported as SKIP, and the run says so.
 """
 
@@ -194,7 +194,7 @@ def main():
             prometheus_reads_counters(args.prometheus, server)
         else:
             print("SKIP a real Prometheus scraping gym-server: no prometheus binary "
-                  "(apt-get install prometheus; scripts/install-deps.sh test does)", flush=True)
+                  "(apt-get install prometheus; scripts/setup/install-deps.sh test does)", flush=True)
     finally:
         code = server.stop()
         if code not in (0, None):

@@ -4,10 +4,10 @@
 # frames of every environment (native sizes, twelve states each), in the same run, release build.
 # Every timed stream is inflated by zlib and decoded by libpng and compared with the frame.
 # (Tests/GymEnvsTests/Scenes/DeflateBenchmark.swift; libdeflate is loaded with dlopen, from
-# Debian's libdeflate0: `scripts/install-deps.sh test` installs it.)
+# Debian's libdeflate0: `scripts/setup/install-deps.sh test` installs it.)
 #
 # Usage (from anywhere):
-#   scripts/bench_deflate.sh
+#   scripts/bench/bench_deflate.sh
 # Environment:
 #   PACKAGE_DIR   the Swift package to benchmark (default: this repository)
 #   SCRATCH_PATH  swift's --scratch-path (default: swift's own, .build)
@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-package="${PACKAGE_DIR:-$(dirname "$here")}"
+package="${PACKAGE_DIR:-$(dirname "$(dirname "$here")")}"
 swift="${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}"
 scratch=()
 if [ -n "${SCRATCH_PATH:-}" ]; then scratch=(--scratch-path "$SCRATCH_PATH"); fi

@@ -2,7 +2,7 @@
 """Browser tests of the files port: headless Chromium, driven by Playwright, opens the live view and
 the dashboard of a running server.
 
-    scripts/browser_test.py [--server .build/release/gym-server] [--chromium /usr/bin/chromium]
+    scripts/test/browser_test.py [--server .build/release/gym-server] [--chromium /usr/bin/chromium]
                             [--screenshots .tmp/browser]
 
 Starts the release server on free ports with a fresh monitor directory, creates CartPole
@@ -24,7 +24,7 @@ instances through the API, and checks, in the browser:
   * the server stops promptly on SIGTERM while a browser holds a live stream open.
 Screenshots land in --screenshots. Prints "N passed, N failed"; exits 1 on any failure.
 
-Needs Playwright and websockets (PyPI; scripts/make-venv.sh makes .venv/browser with them) and
+Needs Playwright and websockets (PyPI; scripts/setup/make-venv.sh makes .venv/browser with them) and
 Debian's chromium package, which Playwright is given as its executable: no browser is downloaded.
 """
 import argparse
@@ -52,9 +52,9 @@ try:
     from playwright.sync_api import sync_playwright
     from websockets.sync.client import connect as websocket_connect
 except ImportError as missing:
-    sys.exit(f"{missing}: run this with the browser virtualenv (scripts/make-venv.sh; .venv/browser/bin/python)")
+    sys.exit(f"{missing}: run this with the browser virtualenv (scripts/setup/make-venv.sh; .venv/browser/bin/python)")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VIEWPORT = {"width": 1360, "height": 1000}
 KEY = "browser-key-123"
 OTHER_KEY = "other-key-456"

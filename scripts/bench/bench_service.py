@@ -9,14 +9,15 @@
   * compare: steps per second and p50 over one WebSocket (Gymie's protocol) against REST over one
     keep-alive connection.
 
-    python scripts/bench_service.py --server .build/release/gym-server --load .build/release/gym-load
+    python scripts/bench/bench_service.py --server .build/release/gym-server --load .build/release/gym-load
 """
 
 import argparse
 import os
 import sys
 
-from e2e_support import run_gym_load
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test"))
+from e2e_support import run_gym_load  # noqa: E402
 
 
 def main():

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gym-server needs to build, run and test, if any is missing.
-#   scripts/install-deps.sh run    build and run: libpng, libavcodec/libavformat/libswscale, pkg-config
-#   scripts/install-deps.sh test   also ffmpeg (ffprobe), python3-venv, chromium for the browser tests,
-#                                  prometheus (a real server scrapes gym-server in scripts/e2e_metrics_test.py),
+#   scripts/setup/install-deps.sh run    build and run: libpng, libavcodec/libavformat/libswscale, pkg-config
+#   scripts/setup/install-deps.sh test   also ffmpeg (ffprobe), python3-venv, chromium for the browser tests,
+#                                  prometheus (a real server scrapes gym-server in scripts/test/e2e_metrics_test.py),
 #                                  g++, make, libcurl and nlohmann/json for the C++ example agent,
 #                                  libdeflate for the deflate benchmark
 set -euo pipefail
@@ -11,7 +11,7 @@ packages=(pkg-config libpng-dev libavcodec-dev libavformat-dev libswscale-dev li
 if [ "$mode" = test ]; then
     packages+=(ffmpeg python3-venv python3-pip chromium curl wrk prometheus)
     packages+=(g++ make libcurl4-openssl-dev nlohmann-json3-dev)
-    # libdeflate, loaded with dlopen by the deflate benchmark (scripts/bench_deflate.sh) only.
+    # libdeflate, loaded with dlopen by the deflate benchmark (scripts/bench/bench_deflate.sh) only.
     packages+=(libdeflate0)
 fi
 missing=()

@@ -9,7 +9,7 @@
 # information, compress_level=1. Sizes are mean PNG bytes per frame.
 #
 # Usage (from anywhere):
-#   scripts/bench_render.sh
+#   scripts/bench/bench_render.sh
 # Environment:
 #   PACKAGE_DIR  the Swift package to benchmark (default: this repository)
 #   PYTHON       a Python with gymnasium==1.4.0, pygame, numpy, pillow
@@ -23,7 +23,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-package="${PACKAGE_DIR:-$(dirname "$here")}"
+package="${PACKAGE_DIR:-$(dirname "$(dirname "$here")")}"
 python="${PYTHON:-/tmp/venv-render/bin/python}"
 swift="${SWIFT:-$(command -v swift || echo /opt/swift/usr/bin/swift)}"
 work="$(mktemp -d)"

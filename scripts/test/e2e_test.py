@@ -9,9 +9,9 @@ Starts the server on free ports, then
     seeds that no fixture has seen: the same observations, rewards, terminations and
     truncations at every step.
 
-    python scripts/e2e_test.py --server .build/release/gym-server
+    python scripts/test/e2e_test.py --server .build/release/gym-server
 
-Needs gymnasium==1.4.0, numpy and requests (scripts/make-venv.sh installs them).
+Needs gymnasium==1.4.0, numpy and requests (scripts/setup/make-venv.sh installs them).
 Prints one line per check and ends with 'N passed, N failed'.
 """
 
