@@ -49,11 +49,23 @@ let package = Package(
         // Gymnasium environments served by Python worker processes (bridge/PROTOCOL.md).
         .target(name: "GymBridge", dependencies: ["GymEnvs", "CGymSystem"], plugins: ["EmbedSources"]),
 
-        // HTTP API, WebSocket protocol, file server, EnvironmentManager.
+        // The instance runtime, transport-free: EnvironmentManager and its instances, frames,
+        // keys, limits, blocking work, the environments' metrics. No HTTP: the compiler keeps
+        // the transports out.
+        .target(
+            name: "GymService",
+            dependencies: [
+                "GymCore", "GymEnvs", "GymRender", "GymMonitor", "GymBridge", "CGymSystem",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        // The transports on GymService: HTTP API, fast paths, WebSocket protocol, file server,
+        // live view, health and Prometheus metrics.
         .target(
             name: "GymServer",
             dependencies: [
-                "GymCore", "GymEnvs", "GymRender", "GymMonitor", "GymBridge", "CGymSystem",
+                "GymService", "GymCore", "GymEnvs", "GymMonitor", "GymBridge", "CGymSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -74,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "gym-server",
             dependencies: [
-                "GymServer", "GymBridge", "GymCore",
+                "GymServer", "GymService", "GymBridge", "GymCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "GymServerTests",
             dependencies: [
-                "GymServer", "GymBridge", "GymCore", "GymRender",
+                "GymServer", "GymService", "GymBridge", "GymCore", "GymRender",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

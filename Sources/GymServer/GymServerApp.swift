@@ -9,6 +9,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
+import GymService
 
 /// How a gym-server is set up: what `gym-server`'s options fill in.
 public struct GymServerConfiguration: Sendable {
@@ -99,7 +100,7 @@ public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Rout
     if let accessLog = state.accessLog {
         router.middlewares.add(AccessLogMiddleware<APIRequestContext>(log: accessLog, transport: .rest))
     }
-    if let metrics = state.manager.metrics {
+    if let metrics = state.manager.serverMetrics {
         router.middlewares.add(RequestMetricsMiddleware<APIRequestContext>(metrics: metrics.api, bytesServed: nil))
     }
     // The pages on the files port (another origin) may read the API.
@@ -153,7 +154,7 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
     let manager = state.manager
     let fastPath = StepFastPath.Shared(
         manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
-        answered: state.fastPathSteps, resets: state.fastPathResets, accessLog: state.accessLog)
+        answered: state.fastPathSteps, resets: state.fastPathResets, accessLog: state.accessLog, metrics: manager.serverMetrics)
     let fromBytes = state.fastPathFromBytes
     let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
         http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
@@ -175,9 +176,11 @@ public func gymieUpgrade(state: GymServerState) -> HTTPServerBuilder {
             }
             owner = found
         }
-        let session = GymieSession(manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize, accessLog: state.accessLog)
+        let session = GymieSession(
+            manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize, accessLog: state.accessLog,
+            metrics: manager.serverMetrics)
         // Steps answered on the event loop (GymieFastPath), put in place as the upgrade completes.
-        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets, accessLog: state.accessLog))
+        let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets, accessLog: state.accessLog, metrics: manager.serverMetrics))
         try await channel.pipeline.addHandler(installer).get()
         return .upgrade([:]) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)

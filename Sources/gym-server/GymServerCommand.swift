@@ -5,6 +5,7 @@ import GymServer
 import Logging
 import NIOCore
 import NIOPosix
+import GymService
 
 @main
 struct GymServerCommand: AsyncParsableCommand {

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import NIOCore
 import Synchronization
 import Testing
+import GymService
 
 /// A parsed answer of the API.
 struct APIAnswer {

@@ -3,6 +3,7 @@ import GymBridge
 import GymCore
 import GymServer
 import Testing
+import GymService
 
 /// What the bridge adds to a step: CartPole-v1 stepped through an instance (no HTTP) natively
 /// and through a Python worker, beside in-process Gymnasium measured in the same run. Run with

@@ -7,6 +7,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import GymService
 #endif
 
 /// The bridge's Python: GYM_TEST_PYTHON names one with gymnasium, box2d and pygame. Tests that

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 /// docs/openapi-files.json against the files port: the router's routes (and the monitor root's
 /// paths, which no route stands for) are the document's operations; `GET /_openapi.json` serves

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import GymService
 
 /// A monitor root in a fresh temporary folder, with a secret file and a folder next to it (which
 /// nothing may ever serve) and symbolic links pointing in and out:

@@ -10,6 +10,7 @@ import NIOWebSocket
 import WSClient
 import Synchronization
 import Testing
+import GymService
 
 @Suite("Gymie's WebSocket protocol on /gym")
 struct GymieTests {

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import GymService
 
 /// Every conversion of client input to a number, size, duration or index, by class of input, on
 /// both ports: out-of-range values are 4xx answers that say what was wrong, never a crash or a 5xx.

@@ -4,6 +4,7 @@ import GymServer
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 @Suite("Port 8000: live frames")
 struct LiveTests {

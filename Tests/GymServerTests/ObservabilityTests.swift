@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 /// The exposition of `/metrics`, parsed: every sample by its name and labels.
 struct MetricsText {

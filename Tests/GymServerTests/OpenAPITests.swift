@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 /// docs/openapi.json against the router: every route of `GET /v1/help` is documented and every
 /// documented operation is a route; `GET /openapi.json` serves the file; the document's references

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 /// Where monitors record, as the API says it (`GET /v1/envs/{id}/monitor/`) and as the dashboard
 /// finds it (`/_live/instances`' `monitors`, `/_recordings`), for directories clients name.

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import GymService
 
 @Suite("API keys, ownership, limits and idle expiry")
 struct SharedServiceTests {

@@ -4,6 +4,7 @@ import GymServer
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import GymService
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import GymCore
 import Hummingbird
 import NIOCore
+import GymService
 
 /// Independent instances in one request: `POST /v1/batch/step/` with a list of
 /// `{instance_id, action, render?}` and `POST /v1/batch/reset/` with a list of

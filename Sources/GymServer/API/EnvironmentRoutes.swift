@@ -3,6 +3,7 @@ import GymCore
 import GymMonitor
 import Hummingbird
 import NIOCore
+import GymService
 
 /// The gym HTTP API on `/v1`: the routes of openai/gym-http-api and flaviotruzzi's gym-server.
 /// Every route that names an instance turns its id into an instance with
@@ -28,6 +29,7 @@ struct EnvironmentRoutes: Sendable {
         let routes = self
         let manager = self.manager
         let body = self.body
+        let stepPaths = manager.serverMetrics?.stepPaths
 
         route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make; num_envs and autoreset_mode make a vector instance, as gymnasium.make_vec). Returns {instance_id}.") { request, context in
             let json = try await body.object(request, context)
@@ -58,7 +60,7 @@ struct EnvironmentRoutes: Sendable {
             let seeds = try Self.seeds(json, numEnvs: instance.numEnvs)
             let options = try RequestJSON.object(json, "options")
             let render = try RequestJSON.bool(json, "render", default: false)
-            manager.metrics?.stepPaths.count(.route, reset: true)
+            stepPaths?.count(.route, reset: true)
             return .answer(try await instance.reset(seeds: seeds, options: options, render: render), request: request)
         }
         route(.post, RouteTemplate.step, "Step with {action, render?} (a vector: a list of one action per sub-environment). Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written), batched for a vector.") { request, context in
@@ -66,7 +68,7 @@ struct EnvironmentRoutes: Sendable {
             let json = try await body.object(request, context)
             let action = try RequestJSON.required(json, "action")
             let render = try RequestJSON.bool(json, "render", default: false)
-            manager.metrics?.stepPaths.count(.route, reset: false)
+            stepPaths?.count(.route, reset: false)
             return .answer(try await instance.step(action: action, render: render), request: request)
         }
         route(.get, "/v1/envs/{instance_id}/render", "The current frame as image/png (?mode=ansi: Gymnasium's text render, for the toy-text envs).") { request, context in

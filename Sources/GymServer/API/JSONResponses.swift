@@ -1,6 +1,7 @@
 import GymCore
 import Hummingbird
 import NIOCore
+import GymService
 
 /// A request body or path the client got wrong, answered with `status` and the gym servers'
 /// error form `{"message": ..., "error": ...}`.

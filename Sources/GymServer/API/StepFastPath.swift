@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import Synchronization
+import GymService
 
 /// The REST step (and reset) without the framework: `POST /v1/envs/{id}/step/` answered on the
 /// event loop that read it, before Hummingbird sees it.
@@ -47,6 +48,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let resets: AtomicCount
         /// Where each answer is logged (`--access-log`), if anywhere.
         var accessLog: AccessLog? = nil
+        /// The manager's metrics, as the transports count them (nil: `--no-metrics`).
+        var metrics: ServerMetrics? = nil
     }
 
     /// The two requests the fast path takes.
@@ -80,7 +83,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private lazy var resetSeries: RequestMetrics.Series? = series(.reset)
 
     private func series(_ kind: Kind) -> RequestMetrics.Series? {
-        shared.manager.metrics.map { $0.api.series(for: RequestMetrics.key(route: kind.route, method: .post, status: .ok)) }
+        shared.metrics.map { $0.api.series(for: RequestMetrics.key(route: kind.route, method: .post, status: .ok)) }
     }
     /// The last answer's head: the next answer of the same length and type in the same second
     /// reuses it.
@@ -258,7 +261,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             resetSeries?.record(startedAt: start)
             shared.resets.increment()
         }
-        shared.manager.metrics?.stepPaths.count(path, reset: kind == .reset)
+        shared.metrics?.stepPaths.count(path, reset: kind == .reset)
         shared.accessLog?.record(
             method: "POST", path: AccessLog.pathOnly(fields.uri), status: 200, bytes: bytes.readableBytes, startedAt: start,
             key: owner?.name, transport: .fast)

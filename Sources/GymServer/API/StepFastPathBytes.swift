@@ -4,6 +4,7 @@ import Logging
 import GymCore
 import NIOCore
 import NIOHTTP1
+import GymService
 
 /// The REST fast path one step earlier: a plain step or reset read from the connection's bytes,
 /// before NIO's HTTP/1 decoder turns it into a `HTTPRequestHead` of Strings and parts.

@@ -1,6 +1,7 @@
 import Foundation
 import GymCore
 import GymMonitor
+import GymService
 
 #if canImport(Glibc)
     import Glibc

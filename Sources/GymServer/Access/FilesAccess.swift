@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import GymService
 
 /// Who may read what on port 8000. With API keys off everything is open. With keys on, the
 /// pages themselves (the dashboard, the live view, their scripts) are open, and everything that

@@ -1,4 +1,5 @@
 import HTTPTypes
+import GymService
 
 /// Who may read `GET /metrics`. With API keys on, any valid key may, and so may the metrics
 /// token (`--metrics-token`), so that a Prometheus server can scrape with a credential of its own

@@ -2,6 +2,7 @@ import GymCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import GymService
 
 /// Where a client's API key can be: the forms every client can manage. Headers first (`X-API-Key`,
 /// `Authorization: Bearer`), then the query string (`api_key`, `token`), then the JSON body's

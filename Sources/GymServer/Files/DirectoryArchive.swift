@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 import ZIPFoundation
+import GymService
 
 #if canImport(Glibc)
     import Glibc

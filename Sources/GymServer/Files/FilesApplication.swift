@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import GymService
 
 /// The request context of port 8000: Hummingbird's basic context plus the connection, so that a
 /// live event stream notices at once when its browser goes away.
@@ -72,7 +73,7 @@ public func buildFilesRouter(
         router.middlewares.add(AccessLogMiddleware<FilesRequestContext>(log: accessLog, transport: .files))
     }
     // First, so that it sees every answer and counts every byte written.
-    if let metrics = manager.metrics {
+    if let metrics = manager.serverMetrics {
         router.middlewares.add(
             RequestMetricsMiddleware<FilesRequestContext>(metrics: metrics.files, bytesServed: metrics.filesBytesServed))
     }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOPosix
+import GymService
 
 /// Serves the monitor root, read-only, for every path no route of port 8000 claims: directory
 /// listings (HTML, or JSON when the client's `Accept` prefers `application/json` or the query

@@ -6,6 +6,7 @@
 import Foundation
 import GymCore
 import Synchronization
+import GymService
 
 /// Every monitor recording under a part of the monitor root, wherever a client put it: the
 /// directories that hold an `openaigym.manifest.*` file (old gym's Monitor, gym-server's), with

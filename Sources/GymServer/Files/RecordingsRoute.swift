@@ -3,6 +3,7 @@ import GymCore
 import Hummingbird
 import NIOCore
 import Synchronization
+import GymService
 
 /// `GET /_recordings` on the files port: every monitor recording of the caller's part of the
 /// monitor root (`RecordingsIndex`), with the live instance recording into it, if any.

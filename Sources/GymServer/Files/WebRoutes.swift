@@ -3,6 +3,7 @@ import GymCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import GymService
 
 /// The pages of port 8000 (`web/`, built into the binary as `WebAssets`): the dashboard at `/`,
 /// the live view at `/render.html`, their scripts and styles under `/_static/`,

@@ -3,6 +3,7 @@ import GymCore
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import GymService
 
 /// Gymie's `step` (and `reset`) without the framework: a message answered on the event loop
 /// that read it, the WebSocket's counterpart of the REST fast path (`StepFastPath`).
@@ -36,6 +37,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let resets: AtomicCount
         /// Where each answer is logged (`--access-log`), if anywhere.
         var accessLog: AccessLog? = nil
+        var metrics: ServerMetrics? = nil
     }
 
     private let shared: Shared
@@ -85,7 +87,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let (text, reset) = answer(frame.unmaskedData)
         {
             (reset ? shared.resets : shared.answered).increment()
-            shared.manager.metrics?.stepPaths.count(.gymieFast, reset: reset)
+            shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
             shared.accessLog?.record(
                 method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
                 key: shared.owner?.name, transport: .ws)

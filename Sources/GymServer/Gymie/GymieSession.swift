@@ -2,6 +2,7 @@ import Dispatch
 import GymCore
 import HummingbirdWebSocket
 import NIOWebSocket
+import GymService
 
 /// Gymie's WebSocket protocol (jscriptcoder/Gymie-Server) on `/gym`, on the very instances of the
 /// REST API: each text message is `{"method": ..., "params": {...}}` and gets one text message
@@ -29,6 +30,7 @@ struct GymieSession: Sendable {
     let maxMessageSize: Int
     /// Where each message is logged (`--access-log`), if anywhere.
     var accessLog: AccessLog? = nil
+    var metrics: ServerMetrics? = nil
 
     /// What a message gets: an answer, or the socket closed.
     enum Reply: Equatable {
@@ -196,7 +198,7 @@ struct GymieSession: Sendable {
             return wrongParameters
         case .reset:
             guard let seed = Self.seed(params["seed"]), let options = Self.object(params["options"]) else { return wrongParameters }
-            manager.metrics?.stepPaths.count(.gymieSession, reset: true)
+            metrics?.stepPaths.count(.gymieSession, reset: true)
             let answer = try await instance.reset(seed: seed.value, options: options.value, render: false)
             return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
         case .step:
@@ -207,7 +209,7 @@ struct GymieSession: Sendable {
             guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true else {
                 return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
             }
-            manager.metrics?.stepPaths.count(.gymieSession, reset: false)
+            metrics?.stepPaths.count(.gymieSession, reset: false)
             let answer = try await instance.step(action: action, render: render)
             if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
             return .text(Self.stepText(answer))

@@ -1,5 +1,6 @@
 import GymCore
 import Synchronization
+import GymService
 
 /// Keeps a watched instance's live view moving when its client does not render: while anyone
 /// watches an instance, a task wakes at the environment's `render_fps`, and when the state has

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import GymService
 
 /// The live view's routes on the files port (the pages' own origin):
 ///

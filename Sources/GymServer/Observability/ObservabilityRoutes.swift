@@ -22,7 +22,7 @@ struct ObservabilityRoutes: Sendable {
         }
         catalog.add("GET", "/metrics", "Prometheus metrics (text exposition format). With API keys or --metrics-token: a valid key or the token.")
         router.get("/metrics") { _, _ in
-            guard let metrics = state.manager.metrics else {
+            guard let metrics = state.manager.serverMetrics else {
                 throw APIError("Metrics are off on this server (--no-metrics)", status: .notFound)
             }
             var buffer = ByteBuffer()

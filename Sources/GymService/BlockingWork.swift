@@ -8,7 +8,7 @@ import NIOPosix
 /// is handed to these threads and awaited.
 public enum BlockingWork {
     /// Threads for blocking work: more than cores, since most of what runs here waits on the disk.
-    static let pool: NIOThreadPool = {
+    package static let pool: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: max(4, 2 * System.coreCount))
         pool.start()
         return pool

@@ -41,13 +41,13 @@ public struct LiveFrame: Sendable {
 /// that a new viewer sees something at once.
 public final class FrameHub: Sendable {
     /// A frame as published, numbered in publication order (across all instances).
-    struct Published: Sendable {
-        let sequence: UInt64
-        let frame: LiveFrame
+    package struct Published: Sendable {
+        package let sequence: UInt64
+        package let frame: LiveFrame
     }
 
     /// What a viewer has not yet been shown, per instance.
-    enum Pending: Sendable {
+    package enum Pending: Sendable {
         case frame(Published)
         /// The instance was closed.
         case closed
@@ -133,17 +133,17 @@ public final class FrameHub: Sendable {
     }
 
     /// The state count of the newest frame of `instanceID` (nil when none, or not known).
-    func latestStateCount(_ instanceID: String) -> Int? {
+    package func latestStateCount(_ instanceID: String) -> Int? {
         state.withLock { $0.latest[instanceID]?.frame.stateCount }
     }
 
-    func latestPublished(_ instanceID: String) -> Published? {
+    package func latestPublished(_ instanceID: String) -> Published? {
         state.withLock { $0.latest[instanceID] }
     }
 
     /// Starts watching `instanceIDs`; the newest frame of each is pending at once. Cancel the
     /// subscription when the viewer leaves.
-    func subscribe(_ instanceIDs: Set<String>) -> FrameSubscription {
+    package func subscribe(_ instanceIDs: Set<String>) -> FrameSubscription {
         let (stream, doorbell) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let key = state.withLock { state -> Int in
             let key = state.nextViewer
@@ -189,12 +189,12 @@ public final class FrameHub: Sendable {
 
 /// One viewer's subscription: wait on `doorbell`, then `take()` what is new. Ends (the doorbell
 /// finishes) on `cancel()`, which is idempotent.
-final class FrameSubscription: Sendable {
+package final class FrameSubscription: Sendable {
     private let hub: FrameHub
     private let key: Int
     let instanceIDs: Set<String>
     /// Yields whenever something may be pending; finishes when the subscription is cancelled.
-    let doorbell: AsyncStream<Void>
+    package let doorbell: AsyncStream<Void>
 
     fileprivate init(hub: FrameHub, key: Int, instanceIDs: Set<String>, doorbell: AsyncStream<Void>) {
         self.hub = hub
@@ -203,12 +203,12 @@ final class FrameSubscription: Sendable {
         self.doorbell = doorbell
     }
 
-    func take() -> [String: FrameHub.Pending] { hub.take(key) }
+    package func take() -> [String: FrameHub.Pending] { hub.take(key) }
 
     /// Wakes the waiting viewer with nothing new (a keep-alive tick).
-    func ring() { hub.ring(key) }
+    package func ring() { hub.ring(key) }
 
-    func cancel() { hub.unsubscribe(key) }
+    package func cancel() { hub.unsubscribe(key) }
 
     deinit { hub.unsubscribe(key) }
 }

@@ -112,7 +112,7 @@ public struct APIKeyring: Sendable {
     }
 
     /// Equality of two byte strings in time that depends only on their lengths.
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    package static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(truncatingIfNeeded: a.count ^ b.count) | UInt8(a.count == b.count ? 0 : 1)
         let length = max(a.count, b.count)
         for i in 0..<length {

@@ -224,12 +224,12 @@ public final class EnvironmentInstance: Sendable {
     /// for (no frame to write, no statistics to flush, no worker to ask). nil when the instance
     /// needs the full path (a vector, a bridged environment, a monitor, closed); throws what
     /// `step` would, having changed nothing.
-    func stepWithoutWaiting(action: JSON) throws(GymError) -> Answer? {
+    package func stepWithoutWaiting(action: JSON) throws(GymError) -> Answer? {
         try advanceWithoutWaiting(.step, stepBody(action))
     }
 
     /// `reset` (a seed or none, no options, no frame) for the fast paths, as `stepWithoutWaiting`.
-    func resetWithoutWaiting(seed: UInt64?) throws(GymError) -> Answer? {
+    package func resetWithoutWaiting(seed: UInt64?) throws(GymError) -> Answer? {
         try advanceWithoutWaiting(.reset, resetBody(seed.map(VectorSeeds.base) ?? .none, nil))
     }
 
@@ -543,7 +543,7 @@ public final class EnvironmentInstance: Sendable {
 
     /// Stops recording: finishes the open video and writes the statistics and manifest. Closing
     /// an instance without a monitor does nothing.
-    func closeMonitor() async throws(GymError) {
+    package func closeMonitor() async throws(GymError) {
         let recorder = try await exclusive { state -> EpisodeRecorder? in
             defer { state.recorder = nil }
             return state.recorder
@@ -669,7 +669,7 @@ public final class EnvironmentInstance: Sendable {
 
     /// The state the live renderer should draw if no newer frame was published: the current one,
     /// unless a client's `render: true` frame of it is on its way (nil then).
-    var stateWithoutFrame: Int? {
+    package var stateWithoutFrame: Int? {
         state.withLock { $0.clientFrameState == $0.stepCounter ? nil : $0.stepCounter }
     }
 

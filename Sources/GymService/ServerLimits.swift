@@ -28,13 +28,13 @@ public struct ServerLimits: Sendable {
 
 /// A count of things running at once with a ceiling: `enter` fails past it.
 public final class ConcurrencyLimit: Sendable {
-    let limit: Int
+    package let limit: Int
     private let running = Mutex(0)
 
     public init(_ limit: Int) { self.limit = limit }
 
     /// Takes a place; false when all `limit` places are taken.
-    func enter() -> Bool {
+    package func enter() -> Bool {
         running.withLock { count in
             guard count < limit else { return false }
             count += 1
@@ -42,14 +42,14 @@ public final class ConcurrencyLimit: Sendable {
         }
     }
 
-    func leave() {
+    package func leave() {
         running.withLock { $0 = max(0, $0 - 1) }
     }
 
     var current: Int { running.withLock { $0 } }
 
     /// Runs `body` holding a place, or returns nil when none is free.
-    func run<T>(_ body: () async throws -> T) async rethrows -> T? {
+    package func run<T>(_ body: () async throws -> T) async rethrows -> T? {
         guard enter() else { return nil }
         defer { leave() }
         return try await body()

@@ -66,7 +66,7 @@ public final class EnvironmentManager: Sendable {
     /// The recording problems seen, for `/healthz`.
     public let recorderHealth: RecorderHealth
     /// The Prometheus metrics (nil: `--no-metrics`).
-    public let metrics: ServerMetrics?
+    public let metrics: ServiceMetrics?
     private let clock: @Sendable () -> UInt64
 
     private struct Table {
@@ -83,7 +83,7 @@ public final class EnvironmentManager: Sendable {
     public init(
         registry: Registry = .gym, monitorRoot: URL, limits: ServerLimits = ServerLimits(),
         clock: @escaping @Sendable () -> UInt64 = InstanceClock.now,
-        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServerMetrics? = nil,
+        onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServiceMetrics? = nil,
         bridge: PythonBridge? = nil
     ) {
         self.registry = registry
@@ -284,7 +284,7 @@ public final class EnvironmentManager: Sendable {
     }
 
     /// The instance with this id whoever owns it, without counting a use (the live renderer).
-    func anyInstance(_ id: String) -> EnvironmentInstance? {
+    package func anyInstance(_ id: String) -> EnvironmentInstance? {
         table.withLock { $0.instances[id] }
     }
 
@@ -410,7 +410,7 @@ public final class EnvironmentManager: Sendable {
 
     /// A client's directory as a path relative to its space: leading slashes dropped (the old
     /// clients' absolute directories land inside the space), the rest checked by `MonitorRoot`.
-    static func relativeDirectory(_ path: String) throws(GymError) -> String {
+    package static func relativeDirectory(_ path: String) throws(GymError) -> String {
         let relative = String(path.drop(while: { $0 == "/" }))
         guard !relative.isEmpty else {
             throw GymError("The directory '\(path)' names the monitor root itself: give the name of a directory below it, e.g. 'cartpole-run-1'")
@@ -420,7 +420,7 @@ public final class EnvironmentManager: Sendable {
 
     /// Resolves `relative` under `owner`'s space (creating it when asked), on `BlockingWork`'s
     /// threads: nothing outside the space is ever reached.
-    func resolve(_ relative: String, for owner: Owner?, create: Bool) async throws -> URL {
+    package func resolve(_ relative: String, for owner: Owner?, create: Bool) async throws -> URL {
         let space = space(for: owner)
         do {
             return try await BlockingWork.run { () throws -> URL in
