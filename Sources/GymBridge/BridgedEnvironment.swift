@@ -68,6 +68,7 @@ public struct BridgedEnvironment: Environment, FrameSourceEnvironment {
     }
 
     public var appliesTimeLimit: Bool { true }
+    public var callsBlock: Bool { true }
 
     public mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
         if worker.hasFailed { try restart() }

@@ -32,7 +32,8 @@ public protocol Environment: Sendable {
     /// `reset(seed=)` does; `nil` continues the stream (seeded from OS entropy the first time).
     mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON])
 
-    /// Advances one step. The action has been checked to lie in `actionSpace`. Native
+    /// Advances one step. The action has been accepted by `actionSpace` (`Space.accepts`: a
+    /// float Box's may lie past its bounds, for the environment to clip). Native
     /// environments never throw; a bridged one throws what its worker answered.
     mutating func step(_ action: SpaceValue) throws(GymError) -> StepResult
 
@@ -43,6 +44,11 @@ public protocol Environment: Sendable {
     /// bridged one: its worker runs Gymnasium's TimeLimit wrapper).
     var appliesTimeLimit: Bool { get }
 
+    /// Whether a call may block its thread for a while (a bridged one waits on its worker's
+    /// pipe): the server then makes its calls on a serial queue of its own, never on Swift's
+    /// cooperative pool, and never answers them on an event loop.
+    var callsBlock: Bool { get }
+
     /// Releases what the environment holds outside this process (a bridged one's worker).
     func close()
 }
@@ -50,5 +56,6 @@ public protocol Environment: Sendable {
 extension Environment {
     public func renderANSI() -> String? { nil }
     public var appliesTimeLimit: Bool { false }
+    public var callsBlock: Bool { false }
     public func close() {}
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GymBridge
 import GymCore
 import GymEnvs
 import GymMonitor
@@ -123,7 +122,7 @@ public final class EnvironmentInstance: Sendable {
         case .taken:
             preconditionFailure("an instance is made from an environment")
         }
-        self.workerQueue = Self.isBridged(core) ? DispatchQueue(label: "gym-server.worker.\(id)") : nil
+        self.workerQueue = Self.callsBlock(core) ? DispatchQueue(label: "gym-server.worker.\(id)") : nil
         self.rendered = RenderedFrames(directory: directory.appendingPathComponent("rendered", isDirectory: true))
         self.lastUsed = Atomic(now)
         self.state = Mutex(State(core: core))
@@ -135,11 +134,13 @@ public final class EnvironmentInstance: Sendable {
         try await onWorkerQueue { [self] () throws(GymError) -> T in try state.withLock { (state) throws(GymError) -> T in try body(&state) } }
     }
 
-    /// Whether a core's environments are served by worker processes.
-    static func isBridged(_ core: Core) -> Bool {
+    /// Whether a core's environments may block the thread that calls them (a bridged one's
+    /// worker process): the instance then runs them on its own queue. Nothing above
+    /// `Environment` asks which kind it holds.
+    static func callsBlock(_ core: Core) -> Bool {
         switch core {
-        case .single(let env): return env.env is BridgedEnvironment
-        case .vector(let vector): return vector.envs.first?.env is BridgedEnvironment
+        case .single(let env): return env.env.callsBlock
+        case .vector(let vector): return vector.envs.first?.env.callsBlock ?? false
         case .taken: return false
         }
     }
