@@ -90,7 +90,7 @@ struct AccessLogTests {
         let harness = APIHarness(keyring: try twoKeys())
         defer { try? FileManager.default.removeItem(at: harness.monitorRoot) }
         let state = GymServerState(manager: harness.manager, shutdown: harness.shutdown, keyring: harness.keyring, accessLog: log)
-        let app = Application(router: buildAPIRouter(state: state), server: gymieUpgrade(state: state))
+        let app = Application(router: buildAPIRouter(state: state), server: .gym(state: state))
         try await app.test(.live) { client in
             let api = APIClient(client: client).with(key: "alice-key-0123")
             let port = try #require(client.port)

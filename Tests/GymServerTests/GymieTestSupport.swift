@@ -18,7 +18,7 @@ import Testing
 /// The API application with Gymie's WebSocket upgrade, as `gym-server` builds it.
 extension APIHarness {
     var webSocketApplication: some ApplicationProtocol {
-        Application(router: buildAPIRouter(state: state), server: gymieUpgrade(state: state))
+        Application(router: buildAPIRouter(state: state), server: .gym(state: state))
     }
 
     /// Runs `body` against a live server (real sockets) with the WebSocket upgrade.

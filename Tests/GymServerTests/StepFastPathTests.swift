@@ -25,7 +25,7 @@ private struct FastPathServer {
     func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: monitorRoot) }
         let application = Application(
-            router: buildAPIRouter(state: state), server: gymieUpgrade(state: state), configuration: .init(serverName: "gym-server"))
+            router: buildAPIRouter(state: state), server: .gym(state: state), configuration: .init(serverName: "gym-server"))
         try await application.test(.live) { client in try await body(try #require(client.port)) }
     }
 }

@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// What plain HTTP finds at Gymie's WebSocket path: a 426 that says how to connect (the upgrade
-/// itself happens before the router; see `gymieUpgrade`).
+/// itself happens before the router; see `HTTPServerBuilder.gym`).
 struct GymieRoutes: Sendable {
     static let path = "/gym"
 
