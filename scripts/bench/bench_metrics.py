@@ -10,6 +10,9 @@ instance per connection). Prints each round and the ratio of the medians (with /
 --part metrics:     metrics on (the default) against --no-metrics.
 --part access-log:  --access-log FILE (a file on disk, every line written) against none; the
                     file must hold one line per step answered, which is checked.
+--part build --against OTHER_BINARY:
+                    this build (--server) against another (say, the commit before a change), both
+                    with their defaults: a change's cost on the step path, side by side.
 """
 
 import argparse
@@ -59,11 +62,14 @@ def steps_per_second(server, seconds, workdir, connections=1):
 PARTS = {
     "metrics": ("metrics on", "--no-metrics", lambda workdir: [], lambda workdir: ["--no-metrics"]),
     "access-log": ("access log", "no log", lambda workdir: ["--access-log", os.path.join(workdir, "access.log")], lambda workdir: []),
+    "build": ("this build", "other build", lambda workdir: [], lambda workdir: []),
 }
 
 
 def check(part, mode, server, workdir, steps):
     """That the part was really on (or off) in the run just made."""
+    if part == "build":
+        return
     if part == "metrics":
         if mode == "on":
             scraped = requests.get(server.base + "/metrics", timeout=10).text
@@ -85,7 +91,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--part", choices=sorted(PARTS), default="metrics")
     parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--against", help="with --part build: the other binary")
     args = parser.parse_args()
+    if (args.part == "build") != (args.against is not None):
+        parser.error("--part build and --against go together")
     if not shutil.which("wrk"):
         print("bench-metrics: wrk is needed (apt-get install wrk)")
         return 1
@@ -98,7 +107,8 @@ def main():
             for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
                 monitor = os.path.join(workdir, f"monitor-{mode}-{round_number}")
                 extra = with_args(workdir) if mode == "on" else without_args(workdir)
-                server = Server(os.path.abspath(args.server), monitor, *extra)
+                binary = args.against if mode == "off" and args.against else args.server
+                server = Server(os.path.abspath(binary), monitor, *extra)
                 try:
                     steps_per_second(server, 1, workdir, args.connections)  # warm-up
                     rate, steps = steps_per_second(server, args.seconds, workdir, args.connections)
