@@ -28,6 +28,8 @@ import numpy as np
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The generator of Tests/GymServerTests/Fixtures/vector: its environments and modes, run again here.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from e2e_support import Server, check, summary  # noqa: E402
 from gen_vector_fixtures import ENVS, MODE_ENUM, to_json  # noqa: E402
 
