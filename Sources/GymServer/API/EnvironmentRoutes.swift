@@ -146,11 +146,9 @@ struct EnvironmentRoutes: Sendable {
             guard let status = instance.monitorStatus else {
                 return .json(["directory": .null, "url": .null, "recording": false, "episodes": 0])
             }
-            return .json([
-                "directory": .string(status.directory),
-                "url": routes.filesURL(status.directory, directory: true, request: request).map(JSON.string) ?? .null,
-                "recording": .bool(status.recording), "episodes": .int(status.episodes),
-            ])
+            var answer = status.json
+            answer["url"] = routes.filesURL(status.directory, directory: true, request: request).map(JSON.string) ?? .null
+            return .json(.object(answer))
         }
         route(.post, "/v1/envs/{instance_id}/monitor/close/", "Stop monitoring: finish the open video and write the statistics and manifest.") { _, context in
             let instance = try routes.instance(context)
@@ -265,8 +263,8 @@ struct EnvironmentRoutes: Sendable {
             if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") { return String(authority[...end]) }
             return String(authority.split(separator: ":").first ?? "127.0.0.1")
         } ?? "127.0.0.1"
-        let encoded = path.split(separator: "/", omittingEmptySubsequences: true).map { percentEncoded(String($0)) }.joined(separator: "/")
-        return "http://\(host):\(filesPort)/\(encoded)\(directory ? "/" : "")"
+        let components = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        return "http://\(host):\(filesPort)" + DirectoryListing.urlPath(components, directory: directory)
     }
 
     /// What create takes: its id's name, and the rest.

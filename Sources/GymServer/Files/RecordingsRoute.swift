@@ -67,11 +67,11 @@ final class RecordingsRoute: Sendable {
     }
 
     static func json(_ recording: RecordingsIndex.Recording, instanceID: String?) -> JSON {
-        let base = "/" + recording.directory.split(separator: "/").map { percentEncoded(String($0)) }.joined(separator: "/")
+        let components = recording.directory.split(separator: "/").map(String.init)
         func file(_ file: RecordingsIndex.File) -> [String: JSON] {
             [
-                "name": .string(file.name), "url": .string(base + "/" + percentEncoded(file.name)), "size": .int(file.size),
-                "mtime": .double(file.modified),
+                "name": .string(file.name), "url": .string(DirectoryListing.urlPath(components + [file.name], directory: false)),
+                "size": .int(file.size), "mtime": .double(file.modified),
             ]
         }
         let videos = zip(recording.videos, recording.videoEpisodes).map { video, episode -> JSON in
@@ -88,7 +88,15 @@ final class RecordingsRoute: Sendable {
             "recording": .bool(instanceID != nil),
             "stats": .array(recording.stats.map { .object(file($0)) }),
             "videos": .array(videos),
-            "zip": .string(base + ".zip"),
+            "zip": .string(DirectoryListing.urlPath(components, directory: false) + ".zip"),
         ]
+    }
+}
+
+extension EnvironmentInstance.MonitorStatus {
+    /// `{directory, recording, episodes}`, as `/_live/instances` and `GET /v1/envs/{id}/monitor/`
+    /// (which adds the URL) write it.
+    var json: [String: JSON] {
+        ["directory": .string(directory), "recording": .bool(recording), "episodes": .int(episodes)]
     }
 }

@@ -65,9 +65,7 @@ struct LiveRoutes: Sendable {
     /// origin); `monitors` names those that started a monitor, and where it records.
     func instances(_ context: FilesRequestContext) -> Response {
         let all = manager.list(for: context.owner)
-        let monitors = manager.monitorStatuses(for: context.owner).mapValues { status -> JSON in
-            ["directory": .string(status.directory), "recording": .bool(status.recording), "episodes": .int(status.episodes)]
-        }
+        let monitors = manager.monitorStatuses(for: context.owner).mapValues { JSON.object($0.json) }
         var buffer = ByteBuffer()
         JSONWriter.write(["all_envs": .object(all.mapValues(JSON.string)), "monitors": .object(monitors)], into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
