@@ -118,40 +118,58 @@ public final class EnvironmentManager: Sendable {
         case gymnasium
     }
 
-    /// Makes an environment and returns its new instance: native when the registry has the id
-    /// (unless `backend` is `.gymnasium`), else bridged through `--python`'s Gymnasium, whose
-    /// workers start on `BlockingWork`'s threads. Throws as `create` does.
-    public func createInstance(
-        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
-        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep, backend: Backend? = nil
-    ) async throws -> EnvironmentInstance {
-        guard try usesBridge(envID, backend: backend), let bridge else {
-            return try create(envID: envID, seed: seed, kwargs: kwargs, owner: owner, idStyle: idStyle, numEnvs: numEnvs, autoresetMode: autoresetMode)
+    /// `create`: makes the environment(s) of a call and returns the new instance, native when
+    /// the registry has the id (unless `backend` is `.gymnasium`), else bridged through
+    /// `--python`'s Gymnasium. Native and bridged instances are built by this one path; only the
+    /// maker differs (a bridged one starts worker processes, on `BlockingWork`'s threads).
+    /// Throws `GymError` for a bad id or kwargs and `LimitReached` past `--max-instances` or
+    /// `--max-instances-per-key`.
+    public func perform(_ call: CreateCall, owner: Owner? = nil, idStyle: InstanceIDStyle = .short) async throws -> EnvironmentInstance {
+        try checkCreate(call, owner: owner)
+        let (envID, kwargs, count) = (call.envID, call.kwargs, call.numEnvs ?? 1)
+        guard try usesBridge(envID, backend: call.backend), let bridge else {
+            return try build(call, envs: Self.make(count) { () throws in try registry.make(envID, kwargs: kwargs) }, owner: owner, idStyle: idStyle)
         }
-        if let numEnvs, !(1...limits.maxNumEnvs).contains(numEnvs) {
+        // Workers count toward the limits: refused before any starts.
+        try table.withLock { table throws in try checkLimits(table, owner: owner) }
+        let envs = try await BlockingWork.run { () throws -> [WrappedEnvironment] in
+            try Self.make(count) { () throws in try bridge.make(envID, kwargs: kwargs) }
+        }
+        return try build(call, envs: envs, owner: owner, idStyle: idStyle)
+    }
+
+    /// A native instance made at once, without suspending (for callers in Swift; the API creates
+    /// through `perform`, whose native path this is).
+    @discardableResult
+    public func create(
+        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
+        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep
+    ) throws -> EnvironmentInstance {
+        var call = CreateCall(envID: envID, seed: seed, kwargs: kwargs)
+        call.numEnvs = numEnvs
+        call.autoresetMode = autoresetMode
+        try checkCreate(call, owner: owner)
+        return try build(call, envs: Self.make(call.numEnvs ?? 1) { () throws in try registry.make(envID, kwargs: kwargs) }, owner: owner, idStyle: idStyle)
+    }
+
+    /// What create refuses before any environment is made.
+    private func checkCreate(_ call: CreateCall, owner: Owner?) throws {
+        if let numEnvs = call.numEnvs, !(1...limits.maxNumEnvs).contains(numEnvs) {
+            // gymnasium.make_vec(env_id, num_envs=N, vectorization_mode="sync"): N copies.
             throw GymError("Parameter 'num_envs' must be from 1 to \(limits.maxNumEnvs) (--max-num-envs), got \(numEnvs)")
         }
-        // Workers count toward the limits: refuse before starting any.
-        try table.withLock { table throws in try checkLimits(table, owner: owner) }
-        let count = numEnvs ?? 1
-        let envs = try await BlockingWork.run { () throws -> [WrappedEnvironment] in
-            var envs: [WrappedEnvironment] = []
-            do {
-                for _ in 0..<count { envs.append(try bridge.make(envID, kwargs: kwargs)) }
-            } catch {
-                for env in envs { env.close() }
-                throw error
-            }
-            return envs
-        }
+    }
+
+    /// The instance of made environments: one, or a vector of them; registered, or closed.
+    private func build(_ call: CreateCall, envs: [WrappedEnvironment], owner: Owner?, idStyle: InstanceIDStyle) throws -> EnvironmentInstance {
         let core: EnvironmentInstance.Core
-        if numEnvs != nil {
-            var vector = VectorEnvironment(envs: envs, mode: autoresetMode)
-            vector.pendingSeed = seed
+        if call.numEnvs != nil {
+            var vector = VectorEnvironment(envs: envs, mode: call.autoresetMode)
+            vector.pendingSeed = call.seed
             core = .vector(vector)
         } else {
             var environment = envs[0]
-            environment.pendingSeed = seed
+            environment.pendingSeed = call.seed
             core = .single(environment)
         }
         do {
@@ -160,6 +178,31 @@ public final class EnvironmentManager: Sendable {
             for env in envs { env.close() }
             throw error
         }
+    }
+
+    /// `count` environments from `make`; those made are closed if one fails.
+    private static func make(_ count: Int, _ make: () throws -> WrappedEnvironment) throws -> [WrappedEnvironment] {
+        var envs: [WrappedEnvironment] = []
+        envs.reserveCapacity(count)
+        do {
+            for _ in 0..<count { envs.append(try make()) }
+        } catch {
+            for env in envs { env.close() }
+            throw error
+        }
+        return envs
+    }
+
+    /// `perform(CreateCall)` with its parameters spelled out.
+    public func createInstance(
+        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
+        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep, backend: Backend? = nil
+    ) async throws -> EnvironmentInstance {
+        var call = CreateCall(envID: envID, seed: seed, kwargs: kwargs)
+        call.numEnvs = numEnvs
+        call.autoresetMode = autoresetMode
+        call.backend = backend
+        return try await perform(call, owner: owner, idStyle: idStyle)
     }
 
     /// Whether `envID` goes to the bridge: forced with `.gymnasium`, else when the registry does
@@ -190,35 +233,6 @@ public final class EnvironmentManager: Sendable {
             listing.append((entry.id, .gymnasium, entry.maxEpisodeSteps))
         }
         return listing
-    }
-
-    /// Makes an environment and returns its new instance. A seed is applied at the first reset,
-    /// as the seed of `POST /v1/envs/` always was. Throws `GymError` for a bad id or kwargs and
-    /// `LimitReached` past `--max-instances` or `--max-instances-per-key`. Native ids only: the
-    /// API creates through `createInstance`.
-    @discardableResult
-    public func create(
-        envID: String, seed: UInt64? = nil, kwargs: [String: JSON] = [:], owner: Owner? = nil, idStyle: InstanceIDStyle = .short,
-        numEnvs: Int? = nil, autoresetMode: AutoresetMode = .nextStep
-    ) throws -> EnvironmentInstance {
-        let core: EnvironmentInstance.Core
-        if let numEnvs {
-            // gymnasium.make_vec(env_id, num_envs=N, vectorization_mode="sync"): N copies.
-            guard (1...limits.maxNumEnvs).contains(numEnvs) else {
-                throw GymError("Parameter 'num_envs' must be from 1 to \(limits.maxNumEnvs) (--max-num-envs), got \(numEnvs)")
-            }
-            var envs: [WrappedEnvironment] = []
-            envs.reserveCapacity(numEnvs)
-            for _ in 0..<numEnvs { envs.append(try registry.make(envID, kwargs: kwargs)) }
-            var vector = VectorEnvironment(envs: envs, mode: autoresetMode)
-            vector.pendingSeed = seed
-            core = .vector(vector)
-        } else {
-            var environment = try registry.make(envID, kwargs: kwargs)
-            environment.pendingSeed = seed
-            core = .single(environment)
-        }
-        return try register(core, owner: owner, idStyle: idStyle)
     }
 
     /// Gives a made environment its instance id and puts it in the table, within the limits.
@@ -397,14 +411,12 @@ public final class EnvironmentManager: Sendable {
     /// to it too: `/tmp/x` is `tmp/x`); nothing outside is ever written. Returns the directory
     /// as the files port serves it to the owner.
     @discardableResult
-    public func startMonitor(
-        _ instance: EnvironmentInstance, directory: String?, force: Bool, resume: Bool, videoSchedule: VideoSchedule
-    ) async throws -> String {
-        let relative = try Self.relativeDirectory(directory ?? "\(instance.id)/simulation")
+    public func startMonitor(_ instance: EnvironmentInstance, _ call: MonitorStartCall) async throws -> String {
+        let relative = try Self.relativeDirectory(call.directory ?? "\(instance.id)/simulation")
         let resolved = try await resolve(relative, for: instance.owner, create: true)
         try await instance.startMonitor(
-            directory: resolved, displayDirectory: relative, force: force, resume: resume, videoSchedule: videoSchedule,
-            registry: monitors, onProblem: onMonitorProblem, frames: metrics?.videoFrames)
+            directory: resolved, displayDirectory: relative, call: call, registry: monitors, onProblem: onMonitorProblem,
+            frames: metrics?.videoFrames)
         return relative
     }
 

@@ -103,8 +103,8 @@ struct AccessLogTests {
                 "POST", "/v1/envs/\(id)/step/?api_key=alice-key-0123", body: #"{"action": 1}"#,
                 headers: ["Content-Type": "application/json"])
             #expect(fast.status == 200)
-            // `render: null` is the route's.
-            _ = try await api.post("/v1/envs/\(id)/step/", ["action": 0, "render": .null])
+            // A key the step does not read is the route's.
+            _ = try await api.post("/v1/envs/\(id)/step/", ["action": 0, "note": "route"])
             _ = try await APIClient(client: client).post("/v1/envs/\(id)/step/", ["action": 0])
             let conversation = try await converse(
                 port: port, path: "/gym?api_key=bob-key-4567",

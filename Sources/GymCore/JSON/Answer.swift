@@ -6,6 +6,10 @@ import Synchronization
 /// or as MessagePack with observations as packed arrays (`MessagePackWriter.write`). Keeping the
 /// observations as values of their space, rather than as a tree of JSON numbers, is what lets a
 /// vector of a thousand environments answer without building a thousand small arrays.
+///
+/// Its fields are those of the call that made it (`reset`, `step`), or a batch item's error
+/// (`failure`); `fields` lists them by name in the order they are written (sorted by name, as the
+/// Python servers' `json.dumps(..., sort_keys=True)` wrote them).
 public struct Answer: Sendable {
     public enum Value: Sendable {
         case json(JSON)
@@ -17,25 +21,67 @@ public struct Answer: Sendable {
         case bools([Bool])
     }
 
-    public private(set) var fields: [String: Value]
-
-    public init(_ fields: [String: Value]) {
-        self.fields = fields
+    public enum Body: Sendable {
+        case reset(observation: Value, info: Value)
+        case step(observation: Value, reward: Value, done: Value, terminated: Value, truncated: Value, info: Value)
+        /// A batch item that failed: `{error, message, status}`.
+        case failure(message: String, status: Int)
     }
 
-    public subscript(key: String) -> Value? {
-        get { fields[key] }
-        set { fields[key] = newValue }
+    public var body: Body
+    /// The frame written for `render: true` (`successfully rendered: N.png`).
+    public var render: String?
+
+    public init(_ body: Body, render: String? = nil) {
+        self.body = body
+        self.render = render
+    }
+
+    public static func reset(observation: Value, info: Value) -> Answer {
+        Answer(.reset(observation: observation, info: info))
+    }
+
+    public static func step(observation: Value, reward: Value, done: Value, terminated: Value, truncated: Value, info: Value) -> Answer {
+        Answer(.step(observation: observation, reward: reward, done: done, terminated: terminated, truncated: truncated, info: info))
+    }
+
+    public static func failure(message: String, status: Int) -> Answer {
+        Answer(.failure(message: message, status: status))
+    }
+
+    /// The observation of a reset or step.
+    public var observation: Value? {
+        switch body {
+        case .reset(let observation, _), .step(let observation, _, _, _, _, _): return observation
+        case .failure: return nil
+        }
+    }
+
+    /// The fields by name, in the order they are written (sorted by name).
+    public var fields: [(key: String, value: Value)] {
+        let rendered = render.map { Value.json(.string($0)) }
+        switch body {
+        case .reset(let observation, let info):
+            guard let rendered else { return [("info", info), ("observation", observation)] }
+            return [("info", info), ("observation", observation), ("render", rendered)]
+        case .step(let observation, let reward, let done, let terminated, let truncated, let info):
+            var fields: [(key: String, value: Value)] = [("done", done), ("info", info), ("observation", observation)]
+            if let rendered { fields.append(("render", rendered)) }
+            fields.append(contentsOf: [("reward", reward), ("terminated", terminated), ("truncated", truncated)])
+            return fields
+        case .failure(let message, let status):
+            return [("error", .json(.string(message))), ("message", .json(.string(message))), ("status", .json(.int(status)))]
+        }
     }
 
     /// The answer as a JSON value (for the WebSocket protocol and the batch routes).
     public var json: JSON {
-        .object(fields.mapValues(\.json))
+        .object(Dictionary(fields.map { ($0.key, $0.value.json) }, uniquingKeysWith: { first, _ in first }))
     }
 
     /// One field as JSON.
     public func json(_ key: String) -> JSON? {
-        fields[key]?.json
+        fields.first { $0.key == key }?.value.json
     }
 }
 
@@ -56,8 +102,7 @@ extension JSONWriter {
     /// straight from their values.
     public mutating func write(_ answer: Answer) {
         append("{")
-        // The fields sorted once, with their values: no lookup per key.
-        for (index, field) in answer.fields.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (index, field) in answer.fields.enumerated() {
             if index > 0 { appendSeparator() }
             write(field.key)
             appendByte(UInt8(ascii: ":"))
@@ -70,10 +115,11 @@ extension JSONWriter {
     /// Writes the fields `keys` of an answer as a JSON list, each as `write(_: Answer)` writes it
     /// (`null` for a field it lacks): Gymie's `[observation, reward, done, info]`.
     public mutating func writeList(_ answer: Answer, _ keys: [String]) {
+        let fields = answer.fields
         appendByte(UInt8(ascii: "["))
         for (index, key) in keys.enumerated() {
             if index > 0 { appendSeparator() }
-            if let value = answer.fields[key] { write(value) } else { append("null") }
+            if let value = fields.first(where: { $0.key == key })?.value { write(value) } else { append("null") }
         }
         appendByte(UInt8(ascii: "]"))
     }

@@ -222,8 +222,9 @@ public struct MessagePackWriter {
     }
 
     public mutating func write(_ answer: Answer) {
-        writeMapHeader(answer.fields.count)
-        for (key, field) in answer.fields.sorted(by: { $0.key < $1.key }) {
+        let fields = answer.fields
+        writeMapHeader(fields.count)
+        for (key, field) in fields {
             write(key)
             switch field {
             case .json(let json): write(json)

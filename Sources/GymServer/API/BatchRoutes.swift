@@ -21,31 +21,28 @@ struct BatchRoutes: Sendable {
         let routes = self
         catalog.add("POST", "/v1/batch/step/", "Step many instances in one request: a list of {instance_id, action, render?}. Answers the list of step results in the same order ({error, message, status} for an item that failed).")
         router.post("/v1/batch/step/") { request, context in
-            try await routes.run(request, context, requiring: "action") { instance, item in
-                let action = try RequestJSON.required(item, "action")
-                let render = try RequestJSON.bool(item, "render", default: false)
-                return try await instance.step(action: action, render: render)
+            try await routes.run(request, context) { (item) throws(CallError) in try CallDecoder.batchItem(item, CallDecoder.step) } perform: { instance, call in
+                try await instance.perform(call)
             }
         }
         catalog.add("POST", "/v1/batch/reset/", "Reset many instances in one request: a list of {instance_id, seed?, options?, render?}. Answers the list of reset results in the same order ({error, message, status} for an item that failed).")
         router.post("/v1/batch/reset/") { request, context in
-            try await routes.run(request, context, requiring: nil) { instance, item in
-                let seeds = try EnvironmentRoutes.seeds(item, numEnvs: instance.numEnvs)
-                let options = try RequestJSON.object(item, "options")
-                let render = try RequestJSON.bool(item, "render", default: false)
-                return try await instance.reset(seeds: seeds, options: options, render: render)
+            try await routes.run(request, context) { (item) throws(CallError) in try CallDecoder.batchItem(item, CallDecoder.reset) } perform: { instance, call in
+                try await instance.perform(call)
             }
         }
     }
 
-    private func run(
-        _ request: Request, _ context: Context, requiring: String?,
-        _ perform: @escaping @Sendable (EnvironmentInstance, [String: JSON]) async throws -> Answer
+    /// Reads the items, decodes each into its call and performs it on its instance: read ->
+    /// call -> answer, item by item.
+    private func run<Call: Sendable & InstanceCall>(
+        _ request: Request, _ context: Context, decode: @escaping @Sendable (JSON) throws(CallError) -> Call,
+        perform: @escaping @Sendable (EnvironmentInstance, Call) async throws -> Answer
     ) async throws -> Response {
         let items = try await Self.items(request, context, limit: body.limit)
         let owner = context.owner
         let manager = self.manager
-        var results = [Answer](repeating: Answer([:]), count: items.count)
+        var results = [Answer](repeating: .failure(message: "", status: 500), count: items.count)
         let sliceSize = max(1, (items.count + Self.slices - 1) / Self.slices)
         await withTaskGroup(of: [(Int, Answer)].self) { group in
             for start in stride(from: 0, to: items.count, by: sliceSize) {
@@ -54,7 +51,7 @@ struct BatchRoutes: Sendable {
                     var answers: [(Int, Answer)] = []
                     answers.reserveCapacity(slice.count)
                     for (offset, item) in slice {
-                        answers.append((start + offset, await Self.answer(item, manager: manager, owner: owner, perform: perform)))
+                        answers.append((start + offset, await Self.answer(item, manager: manager, owner: owner, decode: decode, perform: perform)))
                     }
                     return answers
                 }
@@ -66,29 +63,16 @@ struct BatchRoutes: Sendable {
         return .answers(results, request: request)
     }
 
-    /// One item's answer: what `perform` returned, or its error in the API's form.
-    private static func answer(
-        _ item: JSON, manager: EnvironmentManager, owner: Owner?,
-        perform: @Sendable (EnvironmentInstance, [String: JSON]) async throws -> Answer
+    /// One item's answer: what its call answered, or its error in the batch item's form.
+    private static func answer<Call: InstanceCall>(
+        _ item: JSON, manager: EnvironmentManager, owner: Owner?, decode: (JSON) throws(CallError) -> Call,
+        perform: @Sendable (EnvironmentInstance, Call) async throws -> Answer
     ) async -> Answer {
         do {
-            guard case .object(let members) = item else {
-                throw APIError("Each item must be an object such as {\"instance_id\": \"3c657dbc\", \"action\": 0}, got \(JSONWriter.shortString(item))")
-            }
-            let id = try RequestJSON.required(members, "instance_id")
-            guard let instanceID = id.stringValue else {
-                throw APIError("Parameter 'instance_id' must be a string, got \(JSONWriter.shortString(id))")
-            }
-            return try await perform(try manager.instance(instanceID, for: owner), members)
+            let call = try decode(item)
+            return try await perform(try manager.instance(call.instanceID, for: owner), call)
         } catch {
-            let (message, status): (String, Int) =
-                switch error {
-                case let error as APIError: (error.message, Int(error.status.code))
-                case let error as GymError: (error.message, error.status)
-                case let error as InstanceLookupError: (error.message, 400)
-                default: ("\(error)", 400)
-                }
-            return Answer(["error": .json(.string(message)), "message": .json(.string(message)), "status": .json(.int(status))])
+            return CallError(error).batchItem
         }
     }
 

@@ -32,14 +32,12 @@ struct EnvironmentRoutes: Sendable {
         let stepPaths = manager.serverMetrics?.stepPaths
 
         route(.post, "/v1/envs/", "Create an instance of env_id (optional seed, applied at the first reset, and kwargs for gymnasium.make; num_envs and autoreset_mode make a vector instance, as gymnasium.make_vec). Returns {instance_id}.") { request, context in
-            let json = try await body.object(request, context)
-            let envID = try RequestJSON.required(json, "env_id")
-            return try await routes.create(envID: envID, body: json, owner: context.owner, status: .ok)
+            let call = try CallDecoder.create(try await body.object(request, context), idKey: "env_id")
+            return try await routes.create(call, owner: context.owner, status: .ok)
         }
         route(.post, "/v1/envs/create/", "Create Environment from {\"environment\": \"CartPole-v0\"}. Returns 201 {instance_id}.") { request, context in
-            let json = try await body.object(request, context)
-            let envID = try RequestJSON.required(json, "environment")
-            return try await routes.create(envID: envID, body: json, owner: context.owner, status: .created)
+            let call = try CallDecoder.create(try await body.object(request, context), idKey: "environment")
+            return try await routes.create(call, owner: context.owner, status: .created)
         }
         route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}.") { _, context in
             .json(["all_envs": .object(manager.list(for: context.owner).mapValues(JSON.string))])
@@ -56,20 +54,15 @@ struct EnvironmentRoutes: Sendable {
         }
         route(.post, RouteTemplate.reset, "Reset the environment; optional {seed (a vector: an int, sub-environment i gets seed + i, or a list of one per sub-environment), options (a vector: reset_mask), render}. Returns {observation, info} (+ render: the frame written).") { request, context in
             let instance = try routes.instance(context)
-            let json = try await body.object(request, context, optional: true, ignoringOtherValues: true)
-            let seeds = try Self.seeds(json, numEnvs: instance.numEnvs)
-            let options = try RequestJSON.object(json, "options")
-            let render = try RequestJSON.bool(json, "render", default: false)
+            let call = try CallDecoder.reset(try await body.body(request, context), instanceID: instance.id)
             stepPaths?.count(.route, reset: true)
-            return .answer(try await instance.reset(seeds: seeds, options: options, render: render), request: request)
+            return .answer(try await instance.perform(call), request: request)
         }
         route(.post, RouteTemplate.step, "Step with {action, render?} (a vector: a list of one action per sub-environment). Returns {observation, reward, done, info, terminated, truncated} (+ render: the frame written), batched for a vector.") { request, context in
             let instance = try routes.instance(context)
-            let json = try await body.object(request, context)
-            let action = try RequestJSON.required(json, "action")
-            let render = try RequestJSON.bool(json, "render", default: false)
+            let call = try CallDecoder.step(try await body.body(request, context), instanceID: instance.id)
             stepPaths?.count(.route, reset: false)
-            return .answer(try await instance.step(action: action, render: render), request: request)
+            return .answer(try await instance.perform(call), request: request)
         }
         route(.get, "/v1/envs/{instance_id}/render", "The current frame as image/png (?mode=ansi: Gymnasium's text render, for the toy-text envs).") { request, context in
             let instance = try routes.instance(context)
@@ -133,12 +126,8 @@ struct EnvironmentRoutes: Sendable {
         }
         route(.post, "/v1/envs/{instance_id}/monitor/start/", "Start monitoring: {directory? (relative to the monitor root, an absolute path taken relative to it too; default <instance_id>/simulation; required with force), force?, resume?, video_callable? (true: capped cubic schedule, false: none, N: every N-th episode)}. Returns {message, directory, url}.") { request, context in
             let instance = try routes.instance(context)
-            let json = try await body.object(request, context, optional: true)
-            let force = try RequestJSON.bool(json, "force", default: false)
-            let resume = try RequestJSON.bool(json, "resume", default: false)
-            let directory = try Self.monitorDirectory(json, force: force)
-            let schedule = try Self.videoSchedule(json?["video_callable"])
-            let relative = try await manager.startMonitor(instance, directory: directory, force: force, resume: resume, videoSchedule: schedule)
+            let call = try CallDecoder.monitorStart(try await body.object(request, context, optional: true))
+            let relative = try await manager.startMonitor(instance, call)
             return .json(routes.placedAnswer("directory", relative, directory: true, request: request))
         }
         route(.get, "/v1/envs/{instance_id}/monitor/", "Where the instance's monitor records: {directory (relative to the monitor root as the files port serves it), url, recording, episodes (finished in that directory by this monitor)}; the latest monitor's after monitor/close (recording false); directory and url null before any monitor/start.") { request, context in
@@ -161,16 +150,16 @@ struct EnvironmentRoutes: Sendable {
         }
         route(.post, "/v1/upload/", "Package a training directory {training_dir, api_key, algorithm_id?} as a .zip under the monitor root (an absolute training_dir is taken relative to it); answers its path and URL on the files port.") { request, context in
             let json = try await body.object(request, context)
-            let trainingDirectory = try RequestJSON.required(json, "training_dir")
+            let trainingDirectory = try CallDecoder.required(json, "training_dir")
             guard let directory = trainingDirectory.stringValue else {
                 throw APIError("Parameter 'training_dir' must be a string, got \(JSONWriter.shortString(trainingDirectory))")
             }
             if context.owner == nil || json?["api_key"] != nil {
                 // openai's server: the upload service needed a key, and an empty one is refused.
-                let apiKey = try RequestJSON.required(json, "api_key")
+                let apiKey = try CallDecoder.required(json, "api_key")
                 guard apiKey.stringValue != nil else { throw APIError("Parameter 'api_key' must be a string") }
             }
-            _ = try RequestJSON.string(json, "algorithm_id")
+            _ = try CallDecoder.string(json, "algorithm_id")
             let path = try await routes.upload(directory, owner: context.owner)
             return .json(routes.placedAnswer("path", path, request: request))
         }
@@ -193,36 +182,6 @@ struct EnvironmentRoutes: Sendable {
     /// The instance named by the path, if the caller may see it.
     func instance(_ context: Context) throws -> EnvironmentInstance {
         try manager.instance(try context.parameters.require("instance_id"), for: context.owner)
-    }
-
-    /// `directory` of monitor/start: absent means flaviotruzzi's default (nil), unless `force` asks
-    /// to delete files, which needs the directory named (openai's server always needed it); a
-    /// `null` or empty directory is openai's missing parameter.
-    static func monitorDirectory(_ json: [String: JSON]?, force: Bool) throws -> String? {
-        guard let value = json?["directory"] else {
-            if force {
-                throw APIError("A required request parameter 'directory' was not provided: force deletes the monitor files of a directory, so name it (without force, the default is <instance_id>/simulation)")
-            }
-            return nil
-        }
-        guard !value.isEmptyParameter else {
-            throw APIError("A required request parameter 'directory' was not provided")
-        }
-        guard let directory = value.stringValue else {
-            throw APIError("Parameter 'directory' must be a string, got \(JSONWriter.shortString(value))")
-        }
-        return directory
-    }
-
-    /// old gym's `video_callable`: absent, null or true -> the capped cubic schedule; false -> no
-    /// video (`"true"`/`"false"` as strings too); a positive integer N -> every N-th episode.
-    static func videoSchedule(_ json: JSON?) throws -> VideoSchedule {
-        guard let json, !json.isNull else { return .cappedCubic }
-        if let flag = json.flagValue { return flag ? .cappedCubic : .never }
-        guard let n = json.intValue, n > 0 else {
-            throw APIError("Parameter 'video_callable' must be true, false or a positive integer N (every N-th episode), got \(JSONWriter.shortString(json))")
-        }
-        return .every(n)
     }
 
     /// Packages `directory` (relative to the owner's space; absolute taken relative to it) as a
@@ -267,78 +226,9 @@ struct EnvironmentRoutes: Sendable {
         return "http://\(host):\(filesPort)" + DirectoryListing.urlPath(components, directory: directory)
     }
 
-    /// What create takes: its id's name, and the rest.
-    static let createParameters: Set<String> = ["seed", "kwargs", "num_envs", "autoreset_mode", "backend", "api_key", "token"]
-
-    func create(envID: JSON, body: [String: JSON]?, owner: Owner?, status: HTTPResponse.Status) async throws -> Response {
-        guard let id = envID.stringValue else {
-            throw APIError("Attempted to look up malformed environment ID '\(JSONWriter.shortString(envID))'")
-        }
-        if let unknown = body?.keys.sorted().first(where: { !Self.createParameters.contains($0) && $0 != "env_id" && $0 != "environment" }) {
-            throw APIError("Unknown parameter '\(unknown.prefix(80))': create takes env_id (or environment), seed, kwargs, num_envs, autoreset_mode and backend")
-        }
-        let seed = try RequestJSON.seed(body)
-        let kwargs = try RequestJSON.object(body, "kwargs") ?? [:]
-        var numEnvs: Int?
-        if let value = RequestJSON.optional(body, "num_envs") {
-            guard let n = value.intValue, n >= 1 else {
-                throw APIError("Parameter 'num_envs' must be a positive integer, got \(JSONWriter.shortString(value))")
-            }
-            numEnvs = n
-        }
-        var mode = AutoresetMode.nextStep
-        if let value = RequestJSON.optional(body, "autoreset_mode") {
-            guard let name = value.stringValue, let parsed = Self.autoresetMode(name) else {
-                throw APIError("Parameter 'autoreset_mode' must be next_step, same_step or disabled, got \(JSONWriter.shortString(value))")
-            }
-            guard numEnvs != nil else {
-                throw APIError("Parameter 'autoreset_mode' is for vector instances: give num_envs too")
-            }
-            mode = parsed
-        }
-        var backend: EnvironmentManager.Backend?
-        if let value = RequestJSON.optional(body, "backend") {
-            guard let name = value.stringValue, let parsed = EnvironmentManager.Backend(rawValue: name) else {
-                throw APIError("Parameter 'backend' must be native or gymnasium, got \(JSONWriter.shortString(value))")
-            }
-            backend = parsed
-        }
-        let instance = try await manager.createInstance(
-            envID: id, seed: seed, kwargs: kwargs, owner: owner, numEnvs: numEnvs, autoresetMode: mode, backend: backend)
+    func create(_ call: CreateCall, owner: Owner?, status: HTTPResponse.Status) async throws -> Response {
+        let instance = try await manager.perform(call, owner: owner)
         return .json(["instance_id": .string(instance.id)], status: status)
-    }
-
-    /// `next_step`, `same_step`, `disabled`, or Gymnasium's enum values `NextStep`, `SameStep`, `Disabled`.
-    static func autoresetMode(_ name: String) -> AutoresetMode? {
-        if let mode = AutoresetMode(rawValue: name) { return mode }
-        switch name {
-        case "NextStep": return .nextStep
-        case "SameStep": return .sameStep
-        case "Disabled": return .disabled
-        default: return nil
-        }
-    }
-
-    /// The seed(s) of a reset: an integer, or for a vector also a list of one per sub-environment
-    /// (integers or null).
-    static func seeds(_ body: [String: JSON]?, numEnvs: Int?) throws -> VectorSeeds {
-        guard let value = RequestJSON.optional(body, "seed") else { return .none }
-        if case .array(let list) = value {
-            guard let numEnvs else {
-                throw APIError("Parameter 'seed' must be a non-negative integer (a list of seeds is for vector instances), got \(JSONWriter.shortString(value))")
-            }
-            guard list.count == numEnvs else {
-                throw APIError("If seeds are passed as a list the length must match num_envs=\(numEnvs) but got length=\(list.count).")
-            }
-            return .each(try list.map { element -> UInt64? in
-                if element.isNull { return nil }
-                guard let seed = element.intValue, seed >= 0, element.boolValue == nil else {
-                    throw APIError("Every seed of the list must be a non-negative integer below 2^63 or null, got \(JSONWriter.shortString(element))")
-                }
-                return UInt64(seed)
-            })
-        }
-        return try RequestJSON.seed(body).map(VectorSeeds.base) ?? .none
     }
 
     /// `{info}` of a space; for a vector also the single space and the number of sub-environments.

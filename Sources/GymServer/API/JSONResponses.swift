@@ -1,26 +1,32 @@
 import GymCore
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import GymService
 
-/// A request body or path the client got wrong, answered with `status` and the gym servers'
-/// error form `{"message": ..., "error": ...}`.
-struct APIError: HTTPResponseError {
-    let status: HTTPResponse.Status
-    let message: String
-    var headers: HTTPFields = [:]
+/// The API's errors are the service's one error type (`CallError`): here, its HTTP side.
+typealias APIError = CallError
 
-    init(_ message: String, status: HTTPResponse.Status = .badRequest, headers: HTTPFields = [:]) {
-        self.message = message
-        self.status = status
-        self.headers = headers
+extension CallError: HTTPResponseError {
+    /// An error answered with `status` (400 unless said) and the gym servers' error form.
+    init(_ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:]) {
+        let kind: Kind =
+            switch status.code {
+            case 401, 403: .access
+            case 429: .limit
+            case 500...: .internal
+            default: .request
+            }
+        self.init(message, kind: kind, status: status.code, headers: headers.map { (name: $0.name.canonicalName, value: $0.value) })
     }
 
-    init(_ error: GymError) { self.init(error.message, status: HTTPResponse.Status(code: error.status)) }
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = Response.json(["message": .string(message), "error": .string(message)], status: status)
-        for header in headers { response.headers.append(header) }
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = Response.json(body, status: status)
+        for header in headers {
+            if let name = HTTPField.Name(header.name) { response.headers.append(HTTPField(name: name, value: header.value)) }
+        }
         return response
     }
 
@@ -135,25 +141,21 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func response(for error: any Error, request: Request, context: Context, maxBodySize: Int) throws -> Response {
         switch error {
-        case let error as APIError:
-            return try error.response(from: request, context: context)
-        case let error as GymError:
-            return try APIError(error).response(from: request, context: context)
-        case let error as InstanceLookupError:
-            return try APIError(error.message).response(from: request, context: context)
-        case let error as LimitReached:
-            return try APIError(error.message, status: .tooManyRequests).response(from: request, context: context)
         case is NIOTooManyBytesError:
             return try APIError.bodyTooLarge(limit: maxBodySize).response(from: request, context: context)
         case let error as HTTPError:
             let message = error.body ?? defaultMessage(error.status, request)
             return try APIError(message, status: error.status, headers: error.headers).response(from: request, context: context)
-        case let error as HTTPResponseError where error.status.code < 500:
+        case let error as HTTPResponseError where !(error is CallError) && error.status.code < 500:
             return try APIError(defaultMessage(error.status, request), status: error.status).response(from: request, context: context)
         default:
-            context.logger.error("Unexpected error on \(request.method) \(request.uri.path): \(error)")
-            let message = "Internal error: \(error)"
-            return .json(["message": .string(message), "error": .string(message)], status: .internalServerError)
+            // The service's errors (the call's, the instance's, the environment's, a limit) in
+            // their one form; anything else is a 500, logged.
+            let failure = CallError(error)
+            if failure.kind == .internal {
+                context.logger.error("Unexpected error on \(request.method) \(request.uri.path): \(error)")
+            }
+            return try failure.response(from: request, context: context)
         }
     }
 
@@ -167,130 +169,33 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The JSON body of a request as the key check may already have read it.
-enum ParsedBody: Sendable {
-    /// No body, or only white space.
-    case empty
-    case object([String: JSON])
-    /// JSON that is not an object (`""`, `[]`, `7`): what a route that needs fields refuses and
-    /// one that needs none ignores, as openai's server ignored reset's body.
-    case otherValue(JSON)
-    /// Not JSON: the error to answer if a route reads the body.
-    case invalid(APIError)
-}
+typealias ParsedBody = CallBody
 
 /// Reads JSON bodies as the Python servers read them, up to `limit` bytes (`--max-body-size`).
 struct RequestJSON: Sendable {
     let limit: Int
 
-    /// The body, read and classified.
-    func parse(_ request: Request) async throws -> ParsedBody {
+    /// The body, read.
+    func parse(_ request: Request) async throws -> CallBody {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge(limit: limit)
         }
-        return Self.classify(buffer)
+        return CallBody.read(buffer.readableBytesView)
     }
 
-    static func classify(_ buffer: ByteBuffer) -> ParsedBody {
-        if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            return .empty
-        }
-        let json: JSON
-        do {
-            json = try JSONParser.parse(buffer.readableBytesView)
-        } catch {
-            return .invalid(APIError("Request is not a valid json: \(error)"))
-        }
-        switch json {
-        case .object(let members): return .object(members)
-        case .null: return .empty
-        default: return .otherValue(json)
-        }
+    /// The body, read once: the key check's reading when it read it.
+    func body(_ request: Request, _ context: APIRequestContext) async throws -> CallBody {
+        if let cached = context.parsedBody { return cached }
+        return try await parse(request)
     }
 
-    /// The body as a JSON object; an absent body is `nil` when `optional`, and anything that is
-    /// not a JSON object is the error the gym-http-api server gave. With `ignoringOtherValues`
-    /// (routes that need no field: reset), JSON that is not an object counts as no body, as
-    /// openai's server, which never read reset's body, took the Ruby binding's `""`.
+    /// The body as a JSON object (`CallBody.object`).
     func object(
         _ request: Request, _ context: APIRequestContext, optional: Bool = false, ignoringOtherValues: Bool = false
     ) async throws -> [String: JSON]? {
-        let parsed: ParsedBody
-        if let cached = context.parsedBody {
-            parsed = cached
-        } else {
-            parsed = try await parse(request)
-        }
-        switch parsed {
-        case .object(let members): return members
-        case .empty:
-            if optional { return nil }
-            throw APIError("Request is not a valid json")
-        case .otherValue(let json):
-            if optional && ignoringOtherValues { return nil }
-            throw APIError("Request is not a valid json object: expected {...}, got \(json.typeName)")
-        case .invalid(let error): throw error
-        }
-    }
-
-    /// A parameter that must be present and not empty (`null`, `""` and `[]` count as absent).
-    static func required(_ body: [String: JSON]?, _ name: String) throws -> JSON {
-        guard let body else { throw APIError("Request is not a valid json") }
-        guard let value = body[name], !value.isEmptyParameter else {
-            throw APIError("A required request parameter '\(name)' was not provided")
-        }
-        return value
-    }
-
-    /// An optional parameter; `null`, `""` and `[]` mean "use the default".
-    static func optional(_ body: [String: JSON]?, _ name: String) -> JSON? {
-        guard let value = body?[name], !value.isEmptyParameter else { return nil }
-        return value
-    }
-
-    /// A boolean parameter: `true`/`false`, or the strings `"true"`/`"false"` in any case, as
-    /// the old bindings send them (openai's Lua binding); anything else is a 400 naming it.
-    static func bool(_ body: [String: JSON]?, _ name: String, default value: Bool) throws -> Bool {
-        guard let json = optional(body, name) else { return value }
-        guard let b = json.flagValue else {
-            throw APIError("Parameter '\(name)' must be true or false (or the string \"true\" or \"false\"), got \(JSONWriter.shortString(json))")
-        }
-        return b
-    }
-
-    static func string(_ body: [String: JSON]?, _ name: String) throws -> String? {
-        guard let json = optional(body, name) else { return nil }
-        guard let s = json.stringValue else {
-            throw APIError("Parameter '\(name)' must be a string, got \(JSONWriter.shortString(json))")
-        }
-        return s
-    }
-
-    static func object(_ body: [String: JSON]?, _ name: String) throws -> [String: JSON]? {
-        guard let value = body?[name], !value.isNull else { return nil }
-        guard let members = value.objectValue else {
-            throw APIError("Parameter '\(name)' must be a JSON object, got \(JSONWriter.shortString(value))")
-        }
-        return members
-    }
-
-    /// A seed: a non-negative integer that fits numpy's SeedSequence entropy here (< 2^63).
-    static func seed(_ body: [String: JSON]?) throws -> UInt64? {
-        guard let json = optional(body, "seed") else { return nil }
-        guard let seed = json.intValue, seed >= 0 else {
-            throw APIError("Parameter 'seed' must be a non-negative integer below 2^63, got \(JSONWriter.shortString(json))")
-        }
-        return UInt64(seed)
-    }
-}
-
-extension JSONWriter {
-    /// The JSON text of a client's value for an error message, cut to a readable length.
-    public static func shortString(_ value: JSON, limit: Int = 200) -> String {
-        let text = string(value)
-        guard text.count > limit else { return text }
-        return String(text.prefix(limit)) + "..."
+        try await body(request, context).object(optional: optional, ignoringOtherValues: ignoringOtherValues)
     }
 }

@@ -281,30 +281,20 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             else { return nil }
             owner = found
         }
+        // The body in the decoder's fast mode: it declines what the route must read (a key in
+        // the body, anything strict would refuse); the instance declines what it must wait for.
         let answer: Answer?
         switch kind {
         case .step:
-            guard case .object(let members)? = try? JSONParser.parse(body),
-                let action = members["action"],
-                members.keys.allSatisfy({ $0 == "action" || $0 == "render" }),
-                members["render"] == nil || members["render"] == .bool(false),
+            guard let call = CallDecoder.fastStep(body, instanceID: instanceID),
                 let instance = try? shared.manager.instance(instanceID, for: owner)
             else { return nil }
-            answer = try? instance.stepWithoutWaiting(action: action)
+            answer = try? instance.performWithoutWaiting(call)
         case .reset:
-            // `{}`, `{"seed": n}` (an empty body too), `render: false`: options are the route's.
-            var members: [String: JSON] = [:]
-            if !body.isEmpty {
-                guard case .object(let parsed)? = try? JSONParser.parse(body) else { return nil }
-                members = parsed
-            }
-            // (`try?` would flatten "no seed" into "a wrong seed".)
-            guard members.keys.allSatisfy({ $0 == "seed" || $0 == "render" }),
-                members["render"] == nil || members["render"] == .bool(false),
-                case .success(let seed) = Result(catching: { try RequestJSON.seed(members) }),
+            guard let call = CallDecoder.fastReset(body, instanceID: instanceID),
                 let instance = try? shared.manager.instance(instanceID, for: owner)
             else { return nil }
-            answer = try? instance.resetWithoutWaiting(seed: seed)
+            answer = try? instance.performWithoutWaiting(call)
         }
         guard let answer, !fields.accept.repeated else { return nil }
         let messagePack = MessagePackNegotiation.wanted(accept: fields.accept.value)

@@ -133,18 +133,18 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer's text (and whether it answers a reset), or nil: the session must answer.
     private func answer(_ payload: ByteBuffer) -> ([UInt8], reset: Bool)? {
-        switch Self.plainStep(payload).map(Message.step) ?? Self.parsed(payload) {
-        case .step(let instanceID, let action)?:
-            guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
+        switch Self.plainStep(payload).map(GymieCall.step) ?? Self.parsed(payload) {
+        case .step(let call)?:
+            guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
                 // Gymie's check, as the session makes it: an action it would call wrong is the session's.
-                (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true,
-                let stepped = try? instance.stepWithoutWaiting(action: action)
+                GymieSession.acceptsAction(call.action, instance),
+                let stepped = try? instance.performWithoutWaiting(call)
             else { return nil }
             return (GymieSession.stepBytes(stepped), false)
-        case .reset(let instanceID, let seed)?:
-            guard let instance = try? shared.manager.instance(instanceID, for: shared.owner),
-                let reset = try? instance.resetWithoutWaiting(seed: seed),
-                let observation = reset["observation"]
+        case .reset(let call)?:
+            guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
+                let reset = try? instance.performWithoutWaiting(call),
+                let observation = reset.observation
             else { return nil }
             var writer = JSONWriter(reservingCapacity: 128)
             writer.write(observation)
@@ -155,16 +155,15 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// A message the fast path may answer.
-    private enum Message {
-        case step(String, JSON)
-        case reset(String, seed: UInt64?)
+    enum GymieCall: Equatable {
+        case step(StepCall)
+        case reset(ResetCall)
     }
 
-    /// A message read as JSON, when it is one the fast path may answer: `step` with
-    /// `instance_id` and `action` (`render` and `full` only when false), or `reset` with
-    /// `instance_id` and a seed absent, null or a non-negative integer, as the session reads it
-    /// (options and `full` are the session's).
-    private static func parsed(_ payload: ByteBuffer) -> Message? {
+    /// A message read as JSON and decoded by the session's decoder (`CallDecoder.gymieStep`,
+    /// `gymieReset`), when it is one the fast path may answer: exactly `method` and `params`,
+    /// valid UTF-8, a string `instance_id`, and no `full` (the session writes that answer).
+    static func parsed(_ payload: ByteBuffer) -> GymieCall? {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil,
             case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
             message.count == 2, case .object(let params)? = message["params"],
@@ -172,25 +171,19 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         else { return nil }
         switch message["method"] {
         case .string("step")?:
-            guard params.keys.allSatisfy({ Self.stepParameters.contains($0) }), let action = params["action"],
-                params["render"] == nil || params["render"] == .bool(false),
-                params["full"] == nil || params["full"] == .bool(false)
+            guard Set(params.keys).isSubset(of: GymieSession.Method.step.parameters),
+                let (call, full) = try? CallDecoder.gymieStep(params, instanceID: instanceID), !full
             else { return nil }
-            return .step(instanceID, action)
+            return .step(call)
         case .string("reset")?:
-            guard params.keys.allSatisfy({ $0 == "instance_id" || $0 == "seed" }) else { return nil }
-            switch params["seed"] {
-            case nil, .null?: return .reset(instanceID, seed: nil)
-            case let seed?:
-                guard let value = seed.intValue, value >= 0 else { return nil }
-                return .reset(instanceID, seed: UInt64(value))
-            }
+            guard Set(params.keys).isSubset(of: GymieSession.Method.reset.parameters),
+                let (call, full) = try? CallDecoder.gymieReset(params, instanceID: instanceID), !full
+            else { return nil }
+            return .reset(call)
         default:
             return nil
         }
     }
-
-    private static let stepParameters: Set<String> = ["instance_id", "action", "render", "full"]
 
     /// The step message as clients write it, read without building its JSON:
     /// `{"method": "step", "params": {"instance_id": "<id>", "action": <value>}}`, with or without
@@ -198,8 +191,8 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Only the action is parsed. Anything else (another order, other keys, escapes in the id,
     /// a byte outside ASCII) is nil, and `parsed` reads it: both take exactly the same
     /// messages to the same id and action.
-    static func plainStep(_ payload: ByteBuffer) -> (String, JSON)? {
-        payload.withUnsafeReadableBytes { bytes -> (String, JSON)? in
+    static func plainStep(_ payload: ByteBuffer) -> StepCall? {
+        payload.withUnsafeReadableBytes { bytes -> StepCall? in
             var scanner = LiteralScanner(bytes: bytes)
             guard scanner.take("{"), scanner.take("\"method\""), scanner.take(":"), scanner.take("\"step\""), scanner.take(","),
                 scanner.take("\"params\""), scanner.take(":"), scanner.take("{"), scanner.take("\"instance_id\""), scanner.take(":"),
@@ -209,7 +202,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 !action.contains(where: { $0 >= 0x80 }),
                 let value = try? JSONParser.parse(action)
             else { return nil }
-            return (id, value)
+            return StepCall(instanceID: id, action: value)
         }
     }
 }

@@ -145,17 +145,10 @@ struct GymieSession: Sendable {
         }
         do {
             return try await call(method, params, wrongParameters: wrongParameters, ordered: ordered)
-        } catch let error as InstanceLookupError {
-            if let seconds = error.expiredAfterSeconds {
-                return .close(.dataInconsistentWithMessage, "Instance `\(error.instanceID)` expired after \(seconds) s without a request")
-            }
-            return .close(.dataInconsistentWithMessage, "Instance `\(error.instanceID)` not found")
-        } catch let error as LimitReached {
-            return .close(.policyViolation, error.message)
-        } catch let error as GymError {
-            return .close(.dataInconsistentWithMessage, error.message)
         } catch {
-            return .close(.dataInconsistentWithMessage, "\(error)")
+            // The service's one error type, closed with Gymie's code and reason.
+            let (code, reason) = CallError(error).gymieClose(parameters: paramsText)
+            return .close(WebSocketErrorCode(codeNumber: Int(code)), reason)
         }
     }
 
@@ -191,26 +184,22 @@ struct GymieSession: Sendable {
             return .close(.dataInconsistentWithMessage, "Instance `\(Self.shown(id, "instance_id", ordered))` not found")
         }
         let instance = try manager.instance(instanceID, for: owner)
-        let full = params["full"]?.flagValue ?? false
-        if let value = params["full"], value.flagValue == nil, !value.isNull { return wrongParameters }
         switch method {
         case .make:
             return wrongParameters
         case .reset:
-            guard let seed = Self.seed(params["seed"]), let options = Self.object(params["options"]) else { return wrongParameters }
+            let (call, full) = try CallDecoder.gymieReset(params, instanceID: instanceID)
             metrics?.stepPaths.count(.gymieSession, reset: true)
-            let answer = try await instance.reset(seed: seed.value, options: options.value, render: false)
+            let answer = try await instance.perform(call)
             return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
         case .step:
-            guard let action = params["action"] else { return wrongParameters }
-            let render = params["render"]?.flagValue ?? false
-            if let value = params["render"], value.flagValue == nil, !value.isNull { return wrongParameters }
+            let (call, full) = try CallDecoder.gymieStep(params, instanceID: instanceID)
             // Gymie: an action the environment cannot take is "wrong", shown as Python's str.
-            guard (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true else {
-                return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(action, "action", ordered))` is wrong")
+            guard Self.acceptsAction(call.action, instance) else {
+                return .close(.dataInconsistentWithMessage, "Action `\(Self.shown(call.action, "action", ordered))` is wrong")
             }
             metrics?.stepPaths.count(.gymieSession, reset: false)
-            let answer = try await instance.step(action: action, render: render)
+            let answer = try await instance.perform(call)
             if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
             return .text(Self.stepText(answer))
         case .close:
@@ -233,10 +222,10 @@ struct GymieSession: Sendable {
         guard (try? manager.registry.spec(for: envID)) != nil || manager.bridge != nil else {
             return .close(.dataInconsistentWithMessage, "Environment `\(envID)` not found")
         }
-        guard let seed = Self.seed(params["seed"]), let kwargs = Self.object(params["kwargs"]) else { return wrongParameters }
+        let call = try CallDecoder.gymieMake(params, envID: envID)
         let instance: EnvironmentInstance
         do {
-            instance = try await manager.createInstance(envID: envID, seed: seed.value, kwargs: kwargs.value ?? [:], owner: owner, idStyle: .long)
+            instance = try await manager.perform(call, owner: owner, idStyle: .long)
         } catch let error as GymError where error.status == 400 {
             // Arguments the environment does not take (Gymie: a TypeError of gym.make).
             return wrongParameters
@@ -254,17 +243,9 @@ struct GymieSession: Sendable {
         return value.stringValue ?? JSONWriter.string(value)
     }
 
-    /// An optional seed: absent or null is `.some(nil)`; a non-negative integer is the seed;
-    /// anything else is nil (wrong).
-    private static func seed(_ json: JSON?) -> (value: UInt64?, ())? {
-        guard let json, !json.isNull else { return (nil, ()) }
-        guard let seed = json.intValue, seed >= 0 else { return nil }
-        return (UInt64(seed), ())
-    }
-
-    private static func object(_ json: JSON?) -> (value: [String: JSON]?, ())? {
-        guard let json, !json.isNull else { return (nil, ()) }
-        guard let members = json.objectValue else { return nil }
-        return (members, ())
+    /// Whether Gymie would take `action`: a value of the action space that the environment
+    /// accepts (a float Box's out-of-bounds numbers too, clipped as Gymnasium clips them).
+    static func acceptsAction(_ action: JSON, _ instance: EnvironmentInstance) -> Bool {
+        (try? instance.actionSpace.value(from: action)).map(instance.actionSpace.accepts) == true
     }
 }
