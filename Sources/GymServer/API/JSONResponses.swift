@@ -196,6 +196,14 @@ struct RequestJSON: Sendable {
     func object(
         _ request: Request, _ context: APIRequestContext, optional: Bool = false, ignoringOtherValues: Bool = false
     ) async throws -> [String: JSON]? {
-        try await body(request, context).object(optional: optional, ignoringOtherValues: ignoringOtherValues)
+        let parsed = try await body(request, context)
+        return try Self.members(parsed, optional: optional, ignoringOtherValues: ignoringOtherValues)
+    }
+
+    /// `CallBody.object`, out of line and untyped: Swift 6.3's optimiser crashes (signal 11,
+    /// splitting a route's coroutine) when that typed-throwing call is inlined after the await.
+    @inline(never)
+    private static func members(_ parsed: CallBody, optional: Bool, ignoringOtherValues: Bool) throws -> [String: JSON]? {
+        try parsed.object(optional: optional, ignoringOtherValues: ignoringOtherValues)
     }
 }
