@@ -10,7 +10,7 @@ import GymRender
 /// The worker applies the environment's own wrappers, its time limit included; a worker that
 /// died or hung makes every call throw a 503 (`GymError.unavailable`) until a reset, which starts
 /// a new worker and makes the environment again.
-public struct BridgedEnvironment: Environment, FrameSourceEnvironment {
+public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
     public private(set) var worker: WorkerProcess
     /// The `make` request, kept to make the environment again in a new worker.
     let makeRequest: [UInt8]
@@ -71,11 +71,27 @@ public struct BridgedEnvironment: Environment, FrameSourceEnvironment {
     public var callsBlock: Bool { true }
 
     public mutating func reset(seed: UInt64?, options: [String: JSON]?) throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
+        try startReset(seed: seed, options: options)
+        return try finishReset()
+    }
+
+    public mutating func step(_ action: SpaceValue) throws(GymError) -> StepResult {
+        try startStep(action)
+        return try finishStep()
+    }
+
+    // MARK: split calls (SplitCallEnvironment)
+
+    public mutating func startReset(seed: UInt64?, options: [String: JSON]?) throws(GymError) {
         if worker.hasFailed { try restart() }
         var request: [String: JSON] = [:]
         if let seed { request["seed"] = Int(exactly: seed).map(JSON.int) ?? .double(Double(seed)) }
         if let options { request["options"] = .object(options) }
-        let payload = try worker.request(WorkerMessage.reset, request.isEmpty ? [] : JSONWriter.encode(.object(request)))
+        try worker.start(WorkerMessage.reset, request.isEmpty ? [] : JSONWriter.encode(.object(request)))
+    }
+
+    public mutating func finishReset() throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
+        let payload = try worker.finish()
         return try Self.reading(payload) { (bytes) throws(GymError) in
             var offset = 0
             let info = try Self.info(bytes, &offset)
@@ -84,11 +100,15 @@ public struct BridgedEnvironment: Environment, FrameSourceEnvironment {
         }
     }
 
-    public mutating func step(_ action: SpaceValue) throws(GymError) -> StepResult {
+    public mutating func startStep(_ action: SpaceValue) throws(GymError) {
         var request = [UInt8]()
         request.reserveCapacity(actionWire.byteCount)
         try actionWire.encode(action, into: &request)
-        let payload = try worker.request(WorkerMessage.step, request)
+        try worker.start(WorkerMessage.step, request)
+    }
+
+    public mutating func finishStep() throws(GymError) -> StepResult {
+        let payload = try worker.finish()
         return try Self.reading(payload) { (bytes) throws(GymError) in
             guard bytes.count >= 14 else { throw GymError.unavailable("The Python worker's step answer is too short") }
             var offset = 10

@@ -122,7 +122,19 @@ public final class WorkerProcess: @unchecked Sendable {
     /// text as a 400 (the environment raised); a death or a timeout throws `.unavailable` and
     /// leaves the worker killed.
     public func request(_ kind: UInt8, _ payload: [UInt8] = [], timeout: Double? = nil) throws(GymError) -> [UInt8] {
+        try start(kind, payload, timeout: timeout)
+        return try finish()
+    }
+
+    /// The request sent and not yet answered: its name and deadline.
+    private var pending: (name: String, deadline: Double)?
+
+    /// The first half of `request`: sends it, and returns without waiting for the answer, so
+    /// that the caller can start other workers' requests meanwhile (a vector of bridged
+    /// environments keeps one in flight in every worker). `finish` reads the answer.
+    public func start(_ kind: UInt8, _ payload: [UInt8] = [], timeout: Double? = nil) throws(GymError) {
         if let failure = state.withLock({ $0.failure }) { throw GymError.unavailable(failure) }
+        guard pending == nil else { throw fail("A request was started before the answer of \(pending!.name) was read") }
         let name = Self.requestName(kind)
         var message = [UInt8]()
         message.reserveCapacity(5 + payload.count)
@@ -131,6 +143,13 @@ public final class WorkerProcess: @unchecked Sendable {
         message.append(contentsOf: payload)
         let deadline = Self.now() + (timeout ?? configuration.requestTimeout)
         try send(message, deadline: deadline, doing: name)
+        pending = (name, deadline)
+    }
+
+    /// The second half of `request`: the answer of the request `start` sent.
+    public func finish() throws(GymError) -> [UInt8] {
+        guard let (name, deadline) = pending else { throw fail("An answer was read with no request under way") }
+        pending = nil
         let answer = try receive(deadline: deadline, doing: name)
         switch answer.kind {
         case WorkerMessage.ok: return answer.payload

@@ -59,3 +59,15 @@ extension Environment {
     public var callsBlock: Bool { false }
     public func close() {}
 }
+
+/// An environment whose calls wait on another process (a bridged one's worker) and can be made in
+/// two halves: start the call, do something else, finish it. A vector of them starts every
+/// sub-environment's call before finishing any (`VectorEnvironment`), so that their processes
+/// work at once: one round of messages in flight, not one after another. `reset` and `step` are
+/// a start and a finish.
+public protocol SplitCallEnvironment: Environment {
+    mutating func startReset(seed: UInt64?, options: [String: JSON]?) throws(GymError)
+    mutating func finishReset() throws(GymError) -> (observation: SpaceValue, info: [String: JSON])
+    mutating func startStep(_ action: SpaceValue) throws(GymError)
+    mutating func finishStep() throws(GymError) -> StepResult
+}

@@ -28,24 +28,38 @@ public struct WrappedEnvironment: Sendable {
     public var hasReset: Bool { resets > 0 }
 
     public mutating func reset(seed: UInt64? = nil, options: [String: JSON]? = nil) throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
-        let effectiveSeed = seed ?? pendingSeed
-        let result = try env.reset(seed: effectiveSeed, options: options)
-        pendingSeed = nil
-        elapsedSteps = 0
-        episodeReward = 0
-        resets += 1
+        let result = try env.reset(seed: seed ?? pendingSeed, options: options)
+        startedEpisode()
         return result
     }
 
     /// Steps with an action already read into the action space's form.
     public mutating func step(_ action: SpaceValue) throws(GymError) -> StepResult {
+        try checkStep(action)
+        return completed(try env.step(action))
+    }
+
+    /// What every step is checked for before the environment sees it.
+    private func checkStep(_ action: SpaceValue) throws(GymError) {
         guard hasReset else {
             throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first")
         }
         guard env.actionSpace.accepts(action) else {
             throw GymError(Self.refusal(action, of: env.actionSpace))
         }
-        var result = try env.step(action)
+    }
+
+    /// The counts of a new episode.
+    private mutating func startedEpisode() {
+        pendingSeed = nil
+        elapsedSteps = 0
+        episodeReward = 0
+        resets += 1
+    }
+
+    /// The environment's step with the time limit and old gym's key applied.
+    private mutating func completed(_ step: StepResult) -> StepResult {
+        var result = step
         elapsedSteps += 1
         episodeReward += result.reward
         if let maxEpisodeSteps, elapsedSteps >= maxEpisodeSteps {
@@ -57,6 +71,44 @@ public struct WrappedEnvironment: Sendable {
             result.info["TimeLimit.truncated"] = .bool(!result.terminated)
         }
         return result
+    }
+
+    // MARK: split calls
+
+    /// Whether the environment's calls can be made in two halves (`SplitCallEnvironment`).
+    public var splitsCalls: Bool { env is any SplitCallEnvironment }
+
+    /// The environment as a `SplitCallEnvironment`, changed by `body` and put back.
+    private mutating func split<T>(_ body: (inout any SplitCallEnvironment) throws(GymError) -> T) throws(GymError) -> T {
+        guard var split = env as? any SplitCallEnvironment else {
+            throw GymError("\(id) cannot make its calls in two halves")
+        }
+        defer { env = split }
+        return try body(&split)
+    }
+
+    /// `reset`'s first half: sent, not yet answered.
+    public mutating func startReset(seed: UInt64? = nil, options: [String: JSON]? = nil) throws(GymError) {
+        let effectiveSeed = seed ?? pendingSeed
+        try split { (env) throws(GymError) in try env.startReset(seed: effectiveSeed, options: options) }
+    }
+
+    /// `reset`'s second half.
+    public mutating func finishReset() throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
+        let result = try split { (env) throws(GymError) in try env.finishReset() }
+        startedEpisode()
+        return result
+    }
+
+    /// `step`'s first half: checked and sent, not yet answered.
+    public mutating func startStep(_ action: SpaceValue) throws(GymError) {
+        try checkStep(action)
+        try split { (env) throws(GymError) in try env.startStep(action) }
+    }
+
+    /// `step`'s second half.
+    public mutating func finishStep() throws(GymError) -> StepResult {
+        completed(try split { (env) throws(GymError) in try env.finishStep() })
     }
 
     /// Steps with an action as the client sent it.

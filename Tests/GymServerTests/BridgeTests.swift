@@ -214,6 +214,35 @@ struct BridgeTests {
         #expect(BridgeTestPython.workerCount() == 0)
     }
 
+    @Test("a bridged vector keeps one call in flight in every worker: its resets, steps and same-step autoresets overlap")
+    func vectorCallsOverlap() async throws {
+        let harness = harness()
+        try await harness.run { api in
+            // 0.2 s per call: one after the other, no two calls' intervals could overlap.
+            let created = try await api.post("/v1/envs/", ["env_id": "GymServerTest/Slow-v0", "num_envs": 3, "autoreset_mode": "same_step"])
+            let id = try #require(created.json["instance_id"]?.stringValue, "\(created.json)")
+            /// Whether the calls whose info is `info` all ran at once: each started before every one ended.
+            func overlap(_ info: JSON?) -> Bool {
+                guard let started = info?["started"]?.arrayValue?.compactMap(\.doubleValue),
+                    let ended = info?["ended"]?.arrayValue?.compactMap(\.doubleValue), started.count == 3, ended.count == 3
+                else { return false }
+                return started.max()! < ended.min()!
+            }
+            let reset = try await api.post("/v1/envs/\(id)/reset/", ["seed": 1])
+            #expect(overlap(reset.json["info"]), "resets: \(reset.json)")
+            let step = try await api.post("/v1/envs/\(id)/step/", ["action": [0, 0, 0]])
+            #expect(overlap(step.json["info"]), "steps: \(step.json)")
+            // Action 1 ends every episode: the steps overlap, then the same-step resets do.
+            let ending = try await api.post("/v1/envs/\(id)/step/", ["action": [1, 1, 1]])
+            #expect(ending.json["terminated"] == [true, true, true], "\(ending.json)")
+            #expect(overlap(ending.json["info"]), "autoresets: \(ending.json)")
+            let finalInfo = ending.json["info"]?["final_info"]
+            #expect(overlap(finalInfo), "the steps that ended: \(String(describing: finalInfo))")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
     @Test("Gymie's WebSocket and a vector instance drive bridged environments like native ones")
     func gymieAndVector() async throws {
         let harness = harness()

@@ -10,9 +10,11 @@
 | GymServerTest/Raising-v0 | Box(1,) float64 | Discrete(4) | errors from step, reset and render; odd info values; printing to stdout |
 | GymServerTest/TextObs-v0 | Text(8) | Discrete(2) | a space the bridge refuses |
 | GymServerTest/AnsiOnly-v0 | Discrete(4) | Discrete(2) | an env whose only render mode is ansi |
+| GymServerTest/Slow-v0 | Discrete(2) | Discrete(2) | every reset and step takes 0.2 s and says when it ran (info started, ended): a vector's workers overlap; action 1 ends the episode |
 """
 
 import sys
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -247,6 +249,29 @@ class AnsiOnlyEnv(gym.Env):
         return "state %d" % self.state if self.render_mode == "ansi" else None
 
 
+class SlowEnv(gym.Env):
+    """Each reset and step sleeps 0.2 s and reports when it ran, by `time.monotonic()` (one clock
+    for every process of the machine): the calls of a vector's workers overlap when they are
+    in flight at once, and cannot when they are made one after another."""
+
+    metadata = {"render_modes": []}
+    observation_space = spaces.Discrete(2)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return 0, self._ran()
+
+    def step(self, action):
+        return 1, 1.0, bool(action), False, self._ran()
+
+    @staticmethod
+    def _ran():
+        started = time.monotonic()
+        time.sleep(0.2)
+        return {"started": started, "ended": time.monotonic()}
+
+
 def _register():
     entries = [
         ("DictBox-v0", "DictBoxEnv", 25),
@@ -256,6 +281,7 @@ def _register():
         ("Raising-v0", "RaisingEnv", None),
         ("TextObs-v0", "TextObsEnv", None),
         ("AnsiOnly-v0", "AnsiOnlyEnv", 50),
+        ("Slow-v0", "SlowEnv", None),
     ]
     for name, cls, steps in entries:
         env_id = "%s/%s" % (NAMESPACE, name)

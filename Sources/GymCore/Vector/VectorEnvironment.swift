@@ -131,8 +131,9 @@ public struct VectorEnvironment: Sendable {
         // bad option leaves every sub-environment as it was.
         var trial = self
         var info = VectorInfo(count: n)
+        let resets = try trial.resetEach(mask, seeds: perEnv, options: rest)
         for i in 0..<n where mask[i] {
-            let (observation, subInfo) = try trial.envs[i].reset(seed: perEnv[i], options: rest)
+            let (observation, subInfo) = resets[i]!
             trial.observations[i] = observation
             trial.ended[i] = false
             info.add(subInfo, at: i)
@@ -156,6 +157,38 @@ public struct VectorEnvironment: Sendable {
         self = trial
         if let observe, mask[0] { observe(.reset(envs[0])) }
         return (observations.map { $0! }, info)
+    }
+
+    /// The resets of the sub-environments in `mask`, one after the other; for environments that
+    /// split their calls, all started before any is finished (every one started is finished,
+    /// whatever fails). Throws the first error.
+    private mutating func resetEach(
+        _ mask: [Bool], seeds: [UInt64?], options: [String: JSON]?
+    ) throws(GymError) -> [(observation: SpaceValue, info: [String: JSON])?] {
+        var results = [(observation: SpaceValue, info: [String: JSON])?](repeating: nil, count: count)
+        guard envs[0].splitsCalls else {
+            for i in 0..<count where mask[i] { results[i] = try envs[i].reset(seed: seeds[i], options: options) }
+            return results
+        }
+        var failure: GymError?
+        var started: [Int] = []
+        for i in 0..<count where mask[i] && failure == nil {
+            do {
+                try envs[i].startReset(seed: seeds[i], options: options)
+                started.append(i)
+            } catch {
+                failure = error
+            }
+        }
+        for i in started {
+            do {
+                results[i] = try envs[i].finishReset()
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return results
     }
 
     /// `options["reset_mask"]`: N booleans, at least one true.
@@ -204,10 +237,26 @@ public struct VectorEnvironment: Sendable {
             }
         }
         let resetting = (0..<n).map(resetsOnNextStep)
-        let mode = self.mode
         // Each sub-environment's outcome is made in place and moved out once: no copies of them.
         let outcomes = UnsafeMutableBufferPointer<SubOutcome>.allocate(capacity: n)
         defer { outcomes.deallocate() }
+        if envs[0].splitsCalls {
+            outcomes.initialize(repeating: SubOutcome())
+            advanceSplit(into: outcomes, actions: actions, resetting: resetting, observe: observe)
+        } else {
+            advance(into: outcomes, actions: actions, resetting: resetting, observe: observe)
+        }
+        return try assemble(outcomes)
+    }
+
+    /// Every sub-environment's part of a step, one after the other, or on all cores for a wide
+    /// vector when that pays (`parallelism`): `outcomes` initialised.
+    private mutating func advance(
+        into outcomes: UnsafeMutableBufferPointer<SubOutcome>, actions: [SpaceValue], resetting: [Bool],
+        observe: ((SubEnvironmentEvent) -> Void)?
+    ) {
+        let n = count
+        let mode = self.mode
         (outcomes.baseAddress! + 0).initialize(
             to: Self.advance(&envs[0], action: actions[0], resetting: resetting[0], mode: mode, observe: observe))
         // Sub-environments 1 to `sampled` first, timed: what the others would cost one after the other.
@@ -245,6 +294,71 @@ public struct VectorEnvironment: Sendable {
                 work(0)
             }
         }
+    }
+
+    /// Every sub-environment's part of a step for environments that split their calls
+    /// (`SplitCallEnvironment`: their workers are other processes): every step (or NEXT_STEP
+    /// autoreset) is started before any is finished, then SAME_STEP's resets of the episodes that
+    /// ended likewise: at most two rounds of messages, each in flight in every worker at once.
+    /// Every call started is finished, whatever fails.
+    private mutating func advanceSplit(
+        into outcomes: UnsafeMutableBufferPointer<SubOutcome>, actions: [SpaceValue], resetting: [Bool],
+        observe: ((SubEnvironmentEvent) -> Void)?
+    ) {
+        let n = count
+        var started = [Bool](repeating: false, count: n)
+        for i in 0..<n {
+            do {
+                if resetting[i] { try envs[i].startReset() } else { try envs[i].startStep(actions[i]) }
+                started[i] = true
+            } catch {
+                outcomes[i].error = error
+            }
+        }
+        var resets: [Int] = []
+        for i in 0..<n where started[i] {
+            do {
+                if resetting[i] {
+                    let (observation, info) = try envs[i].finishReset()
+                    if i == 0 { observe?(.reset(envs[0])) }
+                    outcomes[i].observation = observation
+                    outcomes[i].resetInfo = info
+                } else {
+                    let step = try envs[i].finishStep()
+                    if i == 0 { observe?(.stepped(envs[0], step)) }
+                    outcomes[i].step = step
+                    outcomes[i].observation = step.observation
+                    if mode == .sameStep && step.done { resets.append(i) }
+                }
+            } catch {
+                outcomes[i].error = error
+            }
+        }
+        var resetting: [Int] = []
+        for i in resets {
+            do {
+                try envs[i].startReset()
+                resetting.append(i)
+            } catch {
+                outcomes[i].error = error
+            }
+        }
+        for i in resetting {
+            do {
+                let (observation, info) = try envs[i].finishReset()
+                if i == 0 { observe?(.reset(envs[0])) }
+                outcomes[i].observation = observation
+                outcomes[i].resetInfo = info
+            } catch {
+                outcomes[i].error = error
+            }
+        }
+    }
+
+    /// The step's answer from the sub-environments' outcomes (moved out, every one), and the
+    /// episode statistics; throws the first sub-environment's error.
+    private mutating func assemble(_ outcomes: UnsafeMutableBufferPointer<SubOutcome>) throws(GymError) -> VectorStepResult {
+        let n = count
         var result = VectorStepResult(
             observations: [], rewards: Array(repeating: 0, count: n), terminated: Array(repeating: false, count: n),
             truncated: Array(repeating: false, count: n), info: VectorInfo(count: n), finished: [])
