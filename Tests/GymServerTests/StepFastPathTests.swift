@@ -113,6 +113,45 @@ struct StepFastPathTests {
         return id
     }
 
+    @Test("a trainer's small vector (4 CartPoles, next-step and same-step autoreset) steps and resets on the fast path, the route's answers byte for byte")
+    func smallVectors() async throws {
+        let server = FastPathServer()
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            for mode in ["next_step", "same_step"] {
+                var ids: [String] = []
+                for _ in 0..<2 {
+                    let made = try await connection.exchange("POST", "/v1/envs/", body: "{\"env_id\": \"CartPole-v1\", \"num_envs\": 4, \"autoreset_mode\": \"\(mode)\"}")
+                    ids.append(try #require(JSONParser.parseIfJSON(made.body)?["instance_id"]?.stringValue, "\(made.text)"))
+                }
+                let (fast, slow) = (ids[0], ids[1])
+                let resets = server.state.fastPathResets.count
+                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 5}")
+                // A key reset does not read is the route's to read.
+                let b = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": 5, \"note\": \"route\"}")
+                #expect(server.state.fastPathResets.count == resets + 1, "the vector's reset took the fast path")
+                #expect(a.status == 200 && a.body == b.body, "\(a.text) vs \(b.text)")
+                // Seeds as a list are the route's.
+                _ = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": [5, 6, 7, 8]}")
+                #expect(server.state.fastPathResets.count == resets + 1)
+                _ = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 5}")
+                _ = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": 5, \"note\": \"route\"}")
+                var ended = 0
+                for n in 0..<120 {
+                    let action = "[\(n % 2), \((n / 3) % 2), 1, 0]"
+                    let accept = n % 3 == 0 ? ["Accept": "application/msgpack"] : [:]
+                    let before = server.state.fastPathSteps.count
+                    let x = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(action)}", headers: accept)
+                    #expect(server.state.fastPathSteps.count == before + 1, "step \(n) took the fast path")
+                    let y = try await connection.exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": \(action), \"note\": \"route\"}", headers: accept)
+                    #expect(x.status == 200 && x.body == y.body, "\(mode) step \(n): \(x.text) vs \(y.text)")
+                    if accept.isEmpty, let done = JSONParser.parseIfJSON(x.body)?["done"]?.arrayValue { ended += done.filter { $0 == true }.count }
+                }
+                #expect(ended > 0, "episodes ended and were autoreset (\(mode))")
+            }
+        }
+    }
+
     @Test("plain steps (JSON and MessagePack) are the route's answers byte for byte, counted in the same metrics series")
     func sameAnswers() async throws {
         let server = FastPathServer()
@@ -253,10 +292,10 @@ struct StepFastPathTests {
             let stats = try FileManager.default.contentsOfDirectory(atPath: server.monitorRoot.appendingPathComponent("fast").path).first { $0.hasSuffix(".stats.json") }
             let lengths = try JSONParser.parse(Data(contentsOf: server.monitorRoot.appendingPathComponent("fast/\(try #require(stats))")))["episode_lengths"]
             #expect(lengths == [.int(steps)], "the monitor saw every step")
-            // A vector instance.
-            let vector = try await Self.make(connection, extra: ", \"num_envs\": 3")
-            let batched = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [0, 1, 0]}")
-            #expect(batched.status == 200 && JSONParser.parseIfJSON(batched.body)?["reward"]?.arrayValue?.count == 3, "\(batched.text)")
+            // A vector wider than the fast paths take (a trainer's few are theirs: below).
+            let wide = try await Self.make(connection, extra: ", \"num_envs\": 65")
+            let batched = try await connection.exchange("POST", "/v1/envs/\(wide)/step/", body: "{\"action\": [\(Array(repeating: "1", count: 65).joined(separator: ", "))]}")
+            #expect(batched.status == 200 && JSONParser.parseIfJSON(batched.body)?["reward"]?.arrayValue?.count == 65, "\(batched.text)")
             #expect(count() == before, "nor these")
             // Back to a plain step: the fast path again.
             _ = try await connection.exchange("POST", "/v1/envs/\(fresh)/reset/", body: "{}")
