@@ -500,7 +500,7 @@ struct GymieFastPathTests {
         return text
     }
 
-    @Test("step answers are the session's text exactly; render: true and full go to the session")
+    @Test("step answers (full too) are the session's text exactly; render: true goes to the session")
     func sameAnswers() async throws {
         let server = FastPathServer()
         try await server.live { port in
@@ -522,12 +522,17 @@ struct GymieFastPathTests {
                 #expect(server.state.gymieFastSteps.count == before + 1, "render: true (a frame to write) is the session's")
                 #expect(a == b && a.hasPrefix("[["), "\(a) vs \(b)")
             }
+            // full: REST's object (what gym_server_client asks for), answered here as the session writes it.
+            let before = server.state.gymieFastSteps.count
             let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(Self.step(fast, 0, extra: ", \"full\": true").utf8)); return "full" }())
-            #expect(full.hasPrefix("{") && full.contains("\"terminated\""), "\(full)")
-            // /metrics counts each path: 12 steps on the event loop, 13 by the session.
+            #expect(server.state.gymieFastSteps.count == before + 1, "full: true answered on the event loop")
+            // REST's own answer of the twin, through the route (a key the step does not read).
+            let rest = try await KeepAliveConnection(port: port).exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": 0, \"note\": \"route\"}")
+            #expect(full.hasPrefix("{") && full.contains("\"terminated\"") && full + "\n" == rest.text, "\(full) vs \(rest.text)")
+            // /metrics counts each path: 13 steps on the event loop, 12 by the session.
             let metrics = try MetricsText(try await KeepAliveConnection(port: port).exchange("GET", "/metrics").text)
-            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_fast", "operation": "step"]) == 12)
-            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_session", "operation": "step"]) == 13)
+            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_fast", "operation": "step"]) == 13)
+            #expect(metrics.value("gym_step_requests_total", ["path": "gymie_session", "operation": "step"]) == 12)
             // FrozenLake's answers are under 126 bytes (a frame's one-byte length; CartPole's take
             // the two-byte form).
             let connection = try KeepAliveConnection(port: port)
@@ -545,7 +550,7 @@ struct GymieFastPathTests {
         }
     }
 
-    @Test("resets with a seed or none are the session's text; options and full go to the session")
+    @Test("resets with a seed or none (full too) are the session's text; options go to the session")
     func resets() async throws {
         let server = FastPathServer()
         try await server.live { port in
@@ -565,8 +570,11 @@ struct GymieFastPathTests {
                 #expect(server.state.gymieFastResets.count == before + 1)
                 #expect(a == b && a.hasPrefix("[") && !a.contains("info"), "\(a) vs \(b)")
             }
-            let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(fast, ", \"full\": true").utf8)); return "full" }())
-            #expect(full.hasPrefix("{") && full.contains("\"info\""), "\(full)")
+            let fullResets = server.state.gymieFastResets.count
+            let full = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(fast, ", \"seed\": 2, \"full\": true").utf8)); return "full" }())
+            #expect(server.state.gymieFastResets.count == fullResets + 1, "full: true answered on the event loop")
+            let sessionFull = try await Self.reply(socket, after: { socket.send(opcode: 1, Array(reset(slow, ", \"seed\": 2, \"full\": true, \"options\": {}").utf8)); return "full" }())
+            #expect(full.hasPrefix("{") && full.contains("\"info\"") && full == sessionFull, "\(full) vs \(sessionFull)")
             // A wrong seed: the session's words.
             socket.send(opcode: 1, Array(reset(fast, ", \"seed\": -3").utf8))
             let closed = try await socket.nextMessage(timeout: .seconds(10), after: "seed -3")

@@ -13,10 +13,10 @@ import GymService
 /// handler sits right after NIO's WebSocket frame decoder (`GymieFastPathInstaller` puts it there
 /// during the upgrade, before any frame is read) and answers
 /// `{"method": "step", "params": {"instance_id", "action"}}` itself: a single text frame, valid
-/// UTF-8, no other keys (`render` and `full` only when false), for an instance the socket's key
+/// UTF-8, no other keys (`render` only when false; `full` either way), for an instance the socket's key
 /// may use that the REST fast path could step (native, plain, no monitor), with an action Gymie
 /// would not call wrong. The answer is the session's own text (`GymieSession.stepText`). So is
-/// `reset` with `instance_id` and a seed or none (options and `full` are the session's): the
+/// `reset` with `instance_id` and a seed or none (options are the session's), `full` or not: the
 /// observation.
 ///
 /// Every other frame goes on to the session as it came, and every message the session has not
@@ -133,22 +133,19 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The answer's text (and whether it answers a reset), or nil: the session must answer.
     private func answer(_ payload: ByteBuffer) -> ([UInt8], reset: Bool)? {
-        switch Self.plainStep(payload).map(GymieCall.step) ?? Self.parsed(payload) {
-        case .step(let call)?:
+        switch Self.plainStep(payload).map({ GymieCall.step($0, full: false) }) ?? Self.parsed(payload) {
+        case .step(let call, let full)?:
             guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
                 // Gymie's check, as the session makes it: an action it would call wrong is the session's.
                 GymieSession.acceptsAction(call.action, instance),
                 let stepped = try? instance.performWithoutWaiting(call)
             else { return nil }
-            return (GymieSession.stepBytes(stepped), false)
-        case .reset(let call)?:
+            return (GymieSession.stepBytes(stepped, full: full), false)
+        case .reset(let call, let full)?:
             guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
-                let reset = try? instance.performWithoutWaiting(call),
-                let observation = reset.observation
+                let reset = try? instance.performWithoutWaiting(call)
             else { return nil }
-            var writer = JSONWriter(reservingCapacity: 128)
-            writer.write(observation)
-            return (writer.bytes, true)
+            return (GymieSession.resetBytes(reset, full: full), true)
         case nil:
             return nil
         }
@@ -156,13 +153,13 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A message the fast path may answer.
     enum GymieCall: Equatable {
-        case step(StepCall)
-        case reset(ResetCall)
+        case step(StepCall, full: Bool)
+        case reset(ResetCall, full: Bool)
     }
 
     /// A message read as JSON and decoded by the session's decoder (`CallDecoder.gymieStep`,
     /// `gymieReset`), when it is one the fast path may answer: exactly `method` and `params`,
-    /// valid UTF-8, a string `instance_id`, and no `full` (the session writes that answer).
+    /// valid UTF-8, a string `instance_id` (`full` answered here too, as the session writes it).
     static func parsed(_ payload: ByteBuffer) -> GymieCall? {
         guard String(validating: payload.readableBytesView, as: UTF8.self) != nil,
             case .object(let message)? = try? JSONParser.parse(payload.readableBytesView),
@@ -172,14 +169,14 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch message["method"] {
         case .string("step")?:
             guard Set(params.keys).isSubset(of: GymieSession.Method.step.parameters),
-                let (call, full) = try? CallDecoder.gymieStep(params, instanceID: instanceID), !full
+                let (call, full) = try? CallDecoder.gymieStep(params, instanceID: instanceID)
             else { return nil }
-            return .step(call)
+            return .step(call, full: full)
         case .string("reset")?:
             guard Set(params.keys).isSubset(of: GymieSession.Method.reset.parameters),
-                let (call, full) = try? CallDecoder.gymieReset(params, instanceID: instanceID), !full
+                let (call, full) = try? CallDecoder.gymieReset(params, instanceID: instanceID)
             else { return nil }
-            return .reset(call)
+            return .reset(call, full: full)
         default:
             return nil
         }

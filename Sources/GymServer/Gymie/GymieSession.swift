@@ -86,10 +86,21 @@ struct GymieSession: Sendable {
         String(decoding: stepBytes(answer), as: UTF8.self)
     }
 
-    /// `stepText`'s UTF-8.
-    static func stepBytes(_ answer: Answer) -> [UInt8] {
+    /// `stepText`'s UTF-8; with `full`, REST's object. The session and the fast path both write
+    /// a step's answer with this.
+    static func stepBytes(_ answer: Answer, full: Bool = false) -> [UInt8] {
+        if full { return JSONWriter.encode(answer) }
         var writer = JSONWriter(reservingCapacity: 256)
         writer.writeList(answer, Self.stepFields)
+        return writer.bytes
+    }
+
+    /// A reset's answer: the observation; with `full`, `{info, observation}`. The session and
+    /// the fast path both write it with this.
+    static func resetBytes(_ answer: Answer, full: Bool) -> [UInt8] {
+        if full { return JSONWriter.encode(answer) }
+        var writer = JSONWriter(reservingCapacity: 128)
+        writer.write(answer.observation ?? .json(.null))
         return writer.bytes
     }
 
@@ -191,7 +202,7 @@ struct GymieSession: Sendable {
             let (call, full) = try CallDecoder.gymieReset(params, instanceID: instanceID)
             metrics?.stepPaths.count(.gymieSession, reset: true)
             let answer = try await instance.perform(call)
-            return .text(JSONWriter.string(full ? answer.json : answer.json("observation") ?? .null))
+            return .text(String(decoding: Self.resetBytes(answer, full: full), as: UTF8.self))
         case .step:
             let (call, full) = try CallDecoder.gymieStep(params, instanceID: instanceID)
             // Gymie: an action the environment cannot take is "wrong", shown as Python's str.
@@ -200,8 +211,7 @@ struct GymieSession: Sendable {
             }
             metrics?.stepPaths.count(.gymieSession, reset: false)
             let answer = try await instance.perform(call)
-            if full { return .text(String(decoding: JSONWriter.encode(answer), as: UTF8.self)) }
-            return .text(Self.stepText(answer))
+            return .text(String(decoding: Self.stepBytes(answer, full: full), as: UTF8.self))
         case .close:
             try await manager.close(instanceID, for: owner)
             return .text("true")
