@@ -38,6 +38,7 @@ test:
 	@scripts/test/stage.sh swift-test $(MAKE) --no-print-directory test-swift
 	@scripts/test/stage.sh python $(MAKE) --no-print-directory test-python
 	@scripts/test/stage.sh client $(MAKE) --no-print-directory test-client
+	@scripts/test/stage.sh trainers $(MAKE) --no-print-directory test-trainers
 	@scripts/test/stage.sh browser $(MAKE) --no-print-directory test-browser
 	@scripts/test/stage.sh image $(MAKE) --no-print-directory test-image
 
@@ -57,15 +58,26 @@ test-python: release
 	$(VENV)/gymnasium/bin/python scripts/test/e2e_metrics_test.py --server .build/release/gym-server
 	$(VENV)/bridge/bin/python -m pytest -q bridge/tests
 
-# The Python client (clients/python, installed in $(VENV)/client) against the release server (and
+# The Python client (clients/python, installed in $(VENV)/client; test_sb3.py is the trainers
+# stage's, in a virtualenv with torch) against the release server (and
 # against one serving bridged environments with $(VENV)/bridge's Python: tests/test_bridge.py),
 # then the example agents (Python and C++) against one of their own.
 .PHONY: test-client
 test-client: deps-test release venv
 	@scripts/setup/make-client-venv.sh $(VENV)/client
 	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) GYM_TEST_BRIDGE_PYTHON=$(abspath $(VENV))/bridge/bin/python \
-		$(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests
+		$(VENV)/client/bin/python -m pytest -q -p no:cacheprovider clients/python/tests --ignore=clients/python/tests/test_sb3.py
 	PYTHON=$(VENV)/client/bin/python examples/run_examples_test.sh --server .build/release/gym-server 3
+
+# Stable-Baselines3 through gym-server against the same runs in process
+# (clients/python/tests/test_sb3.py; the client stage runs the rest), in $(VENV)/sb3: CPU
+# torch, stable-baselines3 and the client with its [sb3] extra (scripts/setup/make-sb3-venv.sh,
+# made once and kept).
+.PHONY: test-trainers
+test-trainers: deps-test release
+	@scripts/setup/make-sb3-venv.sh $(VENV)/sb3
+	GYM_SERVER_BINARY=$(abspath .build/release/gym-server) \
+		$(VENV)/sb3/bin/python -m pytest -q -p no:cacheprovider clients/python/tests/test_sb3.py
 
 # Headless Chromium opens the live view and the dashboard of a running release server.
 test-browser: release venv

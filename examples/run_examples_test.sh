@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the C++ agent, runs it and the Python CEM agent for a few seconds each against a
-# gym-server, and fails unless both stepped the environment (and, with --server, unless the
-# server's monitor recorded the Python agent's episodes and a video).
+# Builds the C++ agent, runs it, the Python CEM agent and the Python PPO agent (CleanRL style, on
+# a vector instance) for a few seconds each against a gym-server, and fails unless each stepped
+# the environment (and, with --server, unless the server's monitor recorded the CEM agent's
+# episodes and a video).
 #
 #   examples/run_examples_test.sh http://127.0.0.1:5000 [seconds per agent, default 5]
 #   examples/run_examples_test.sh --server .build/release/gym-server [seconds]
@@ -95,6 +96,13 @@ grep -E '^iteration' "$work/python.log" | tail -n 3 || true
 python_steps="$(stepped "$work/python.log")" || fail "the Python agent did not step" "$work/python.log"
 echo "   stepped $python_steps times"
 
+echo "== Python agent (PPO, CleanRL style, 8 environments in one vector instance), $seconds s against $url"
+"$python" "$here/python/cleanrl_style_ppo.py" --url "$url" --seconds "$seconds" >"$work/ppo.log" 2>&1 ||
+    fail "the Python PPO agent exited with an error" "$work/ppo.log"
+grep -E '^update' "$work/ppo.log" | tail -n 3 || true
+ppo_steps="$(stepped "$work/ppo.log")" || fail "the Python PPO agent did not step" "$work/ppo.log"
+echo "   stepped $ppo_steps times"
+
 if [[ -n "$binary" ]]; then
     # The agent closed its instance, which finished the monitor: statistics and the first videos.
     id="$(grep -Eo 'is instance [0-9a-f]+' "$work/python.log" | head -n 1 | cut -d' ' -f3)"
@@ -107,4 +115,4 @@ if [[ -n "$binary" ]]; then
     echo "   the server recorded $episodes episodes and $videos videos of it"
 fi
 
-echo "PASS: C++ agent $cpp_steps steps, Python agent $python_steps steps"
+echo "PASS: C++ agent $cpp_steps steps, Python CEM agent $python_steps steps, Python PPO agent $ppo_steps steps"

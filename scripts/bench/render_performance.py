@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 # Hand-written analyses (where a step's time goes, the deflate comparison), included after the
 # targets: their figures come from profiles and benchmarks named in them.
-ANALYSES = [REPO / "docs/performance-profile.md", REPO / "docs/deflate-benchmark.md"]
+ANALYSES = [REPO / "docs/performance-profile.md", REPO / "docs/deflate-benchmark.md", REPO / "docs/trainers-benchmark.md"]
 
 
 def fmt(value, unit):

@@ -25,6 +25,11 @@ DEFAULT_URL = "http://127.0.0.1:5000"
 NAMESPACE = "gym_server"
 TRANSPORTS = ("http", "websocket")
 
+# Actions to_json gives back as they are (checked by exact type: numpy scalars go through it).
+_JSON_SCALARS = frozenset((int, float, bool, str, type(None)))
+# Spaces whose values are numpy arrays read from (nested) JSON lists.
+_ARRAY_SPACES = (gym.spaces.Box, gym.spaces.MultiBinary, gym.spaces.MultiDiscrete)
+
 
 class RemoteEnv(RecordedInstance, gym.Env):
     """An environment of a gym-server, driven over its REST API (or Gymie's WebSocket protocol).
@@ -105,6 +110,10 @@ class RemoteEnv(RecordedInstance, gym.Env):
         except BaseException:
             self.close()
             raise
+        # An array space's observation (a JSON list) is read without read_value's dispatch while
+        # the space is the one the server described.
+        self._array_space = self.observation_space if isinstance(self.observation_space, _ARRAY_SPACES) else None
+        self._array_form = (self.observation_space.dtype, self.observation_space.shape) if self._array_space is not None else None
         # The server applies a seed given at creation at the first reset; mirror it locally.
         self._pending_seed = seed
 
@@ -120,20 +129,37 @@ class RemoteEnv(RecordedInstance, gym.Env):
             super().reset(seed=local_seed)
         answer = self._transport.reset(self.instance_id, seed, to_json(options) if options is not None else None)
         self._pending_seed = None
-        observation = read_value(self.observation_space, answer["observation"])
+        observation = self._observation(answer["observation"])
         return observation, clean_info(answer.get("info"))
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """POST step/ with ``{action}``: observation, reward, terminated, truncated, info."""
-        self._check_open()
-        answer = self._transport.step(self.instance_id, to_json(action))
-        observation = read_value(self.observation_space, answer["observation"])
+        if self._closed:
+            self._check_open()
+        answer = self._transport.step(self.instance_id, action if type(action) in _JSON_SCALARS else to_json(action))
+        observation = self._observation(answer["observation"])
         reward, terminated, truncated = answer["reward"], answer["terminated"], answer["truncated"]
-        if isinstance(reward, bool) or not isinstance(reward, (int, float)):
+        if type(reward) is not float and (isinstance(reward, bool) or not isinstance(reward, (int, float))):
             raise ProtocolError(f"the server's reward {reward!r} is not a number")
-        if not isinstance(terminated, bool) or not isinstance(truncated, bool):
+        if type(terminated) is not bool or type(truncated) is not bool:
             raise ProtocolError(f"terminated/truncated must be booleans, got {terminated!r}/{truncated!r}")
-        return observation, float(reward), terminated, truncated, clean_info(answer.get("info"))
+        info = answer.get("info")
+        return observation, float(reward), terminated, truncated, info if type(info) is dict and not info else clean_info(info)
+
+    def _observation(self, value: Any) -> Any:
+        """The observation in an answer, as read_value reads it (a list of the right size for an
+        array space straight to numpy: the step's common case)."""
+        space = self.observation_space
+        if type(value) is list and space is self._array_space:
+            dtype, shape = self._array_form
+            try:
+                array = np.asarray(value, dtype=dtype)
+            except (TypeError, ValueError, OverflowError):
+                pass  # read_value says what is wrong
+            else:
+                if array.shape == shape:
+                    return array
+        return read_value(space, value)
 
     def render(self) -> np.ndarray | str | None:
         """The current frame: a uint8 (height, width, 3) array for ``"rgb_array"`` (decoded from
