@@ -64,6 +64,15 @@ TARGET = 1.2
 # ---- the floors: what a plain socket pays ---------------------------------------------------------
 
 
+def read_until(sock, buffer: bytes, stop: int) -> bytes:
+    """`buffer` with what the socket sends next, until it holds `stop` bytes."""
+    while len(buffer) < stop:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        buffer += chunk
+    return buffer
+
 class HttpFloor:
     """REST over a keep-alive socket: one sendall per request, a minimal parse of the answer."""
 
@@ -94,11 +103,7 @@ class HttpFloor:
         length = int(buffer[at:buffer.find(b"\r\n", at)])
         start = end + 4
         stop = start + length
-        while len(buffer) < stop:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            buffer += chunk
+        buffer = read_until(sock, buffer, stop)
         self.buffer = buffer[stop:]
         if not buffer.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(buffer[:stop].decode("utf-8", "replace"))
@@ -159,11 +164,7 @@ class WebSocketFloor:
         elif size > 126:
             raise RuntimeError(f"an answer of 64 KiB or more, or masked: {buffer[:16]!r}")
         stop = start + size
-        while len(buffer) < stop:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            buffer += chunk
+        buffer = read_until(sock, buffer, stop)
         self.buffer = buffer[stop:]
         if buffer[0] != 0x81:
             raise RuntimeError(f"expected one text frame, got {buffer[:stop]!r}")
