@@ -15,7 +15,7 @@ import GymService
 /// `{"method": "step", "params": {"instance_id", "action"}}` itself: a single text frame, valid
 /// UTF-8, no other keys (`render` only when false; `full` either way), for an instance the socket's key
 /// may use that the REST fast path could step (native, plain, no monitor), with an action Gymie
-/// would not call wrong. The answer is the session's own text (`GymieSession.stepText`). So is
+/// would not call wrong. The answer is the session's own text (`GymieSession.stepBytes`). So is
 /// `reset` with `instance_id` and a seed or none (options are the session's), `full` or not: the
 /// observation.
 ///

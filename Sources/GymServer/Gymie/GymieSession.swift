@@ -81,13 +81,8 @@ struct GymieSession: Sendable {
         return method.rawValue
     }
 
-    /// A step's answer as Gymie gives it: `[observation, reward, done, info]`.
-    static func stepText(_ answer: Answer) -> String {
-        String(decoding: stepBytes(answer), as: UTF8.self)
-    }
-
-    /// `stepText`'s UTF-8; with `full`, REST's object. The session and the fast path both write
-    /// a step's answer with this.
+    /// A step's answer as Gymie gives it, `[observation, reward, done, info]`; with `full`,
+    /// REST's object. The session and the fast path both write a step's answer with this.
     static func stepBytes(_ answer: Answer, full: Bool = false) -> [UInt8] {
         if full { return JSONWriter.encode(answer) }
         var writer = JSONWriter(reservingCapacity: 256)
