@@ -71,8 +71,32 @@ const gym = (() => {
   /**
    * Watches instances over Server-Sent Events. handlers: onHello(instances), onFrame(status,
    * dataURL), onClosed(id), onState("open" | "connecting" | "error"). Returns {close()}.
+   * Behind a fleet's front (config.json's fleet: true) the instances of each replica (the first
+   * two hex characters of their ids) are watched on a stream of their own, which the front sends
+   * to that replica.
    */
   function watch(ids, options, handlers) {
+    let sources = [];
+    let closed = false;
+    const open = (groups) => {
+      if (!closed) sources = groups.map((group) => stream(group, options, handlers));
+    };
+    config().then((c) => open(c.fleet ? byReplica(ids) : [ids]), () => open([ids]));
+    return { close: () => { closed = true; sources.forEach((source) => source.close()); } };
+  }
+
+  /** ids grouped by the replica their first two characters name, in first-seen order. */
+  function byReplica(ids) {
+    const groups = new Map();
+    for (const id of ids) {
+      const replica = id.slice(0, 2);
+      if (!groups.has(replica)) groups.set(replica, []);
+      groups.get(replica).push(id);
+    }
+    return [...groups.values()];
+  }
+
+  function stream(ids, options, handlers) {
     const params = new URLSearchParams();
     params.set("instance_id", ids.join(","));
     if (options && options.maxFps) params.set("max_fps", String(options.maxFps));
@@ -94,7 +118,7 @@ const gym = (() => {
     source.addEventListener("closed", (event) => {
       if (handlers.onClosed) handlers.onClosed(JSON.parse(event.data).instance_id);
     });
-    return { close: () => source.close() };
+    return source;
   }
 
   function formatNumber(value, digits) {

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -37,4 +38,48 @@ int gym_pipe_cloexec(int fds[2]) {
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     return 0;
 #endif
+}
+
+int gym_lock_file(const char *path, int shared) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+#if defined(F_OFD_SETLK)
+    struct flock lock = {0};
+    lock.l_type = shared ? F_RDLCK : F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0;
+    if (fcntl(fd, F_OFD_SETLK, &lock) == 0) return fd;
+    if (errno == EAGAIN || errno == EACCES) {
+        close(fd);
+        return -2;
+    }
+    if (errno != EINVAL) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+#endif
+    // No open-file-description locks here: flock, which also conflicts between two opens in
+    // one process.
+    if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) return fd;
+    int saved = errno;
+    close(fd);
+    if (saved == EWOULDBLOCK) return -2;
+    errno = saved;
+    return -1;
+}
+
+int gym_lock_share(int fd) {
+#if defined(F_OFD_SETLK)
+    struct flock lock = {0};
+    lock.l_type = F_RDLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0;
+    if (fcntl(fd, F_OFD_SETLK, &lock) == 0) return 0;
+    if (errno != EINVAL) return -1;
+#endif
+    return flock(fd, LOCK_SH | LOCK_NB);
 }

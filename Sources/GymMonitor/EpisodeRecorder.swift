@@ -26,6 +26,9 @@ public struct RecordingOptions: Sendable {
     public var writesEveryEpisode: Bool
     /// Told what becomes of the filmed frames (a server's metrics); nil: nobody.
     public var frames: (any VideoFrameObserver)?
+    /// Who records, as the directory's lock file says it to a monitor refused the directory
+    /// meanwhile ("instance 01ab23cd, replica 1").
+    public var holder: String = "process \(getpid())"
 
     public init(
         encoding: VideoEncodingSettings = VideoEncodingSettings(),
@@ -157,6 +160,9 @@ public final class EpisodeRecorder: Sendable {
         if videoSchedule != .never, let reason = H264VideoWriter.unavailabilityReason(for: options.encoding) {
             throw .videoEncoderUnavailable(reason)
         }
+        // Before anything is read or cleared, whichever process (or replica on a shared root)
+        // records there: a fresh start needs the directory to itself, a resume shares it.
+        let lock = try DirectoryLock.acquire(in: directory, exclusive: force || !resume, holder: options.holder, shownAs: shownDirectory)
         if force {
             try MonitorDirectory.clearMonitorFiles(in: directory, shownAs: shownDirectory)
         } else if !resume {
@@ -168,21 +174,22 @@ public final class EpisodeRecorder: Sendable {
                     directory: shownDirectory, files: manifests.prefix(5).map { base + "/" + $0 })
             }
         }
+        lock.share()
         let monitorID = registry.nextID()
         // `uid if uid else os.getpid()`
         let names = MonitorFileNames(
-            monitorID: monitorID, uid: uid.flatMap { $0.isEmpty ? nil : $0 } ?? MonitorFileNames.processUID)
+            monitorID: monitorID, uid: uid.flatMap { $0.isEmpty ? nil : $0 } ?? registry.defaultUID)
         let recorder = EpisodeRecorder(
             directory: directory, envID: envID, names: names, videoSchedule: videoSchedule,
             framesPerSecond: renderFPS.isFinite && renderFPS > 0 ? renderFPS : 30,
-            registry: registry, options: options)
+            registry: registry, options: options, lock: lock)
         registry.register(recorder)
         return recorder
     }
 
     private init(
         directory: URL, envID: String, names: MonitorFileNames, videoSchedule: VideoSchedule,
-        framesPerSecond: Double, registry: MonitorRegistry, options: RecordingOptions
+        framesPerSecond: Double, registry: MonitorRegistry, options: RecordingOptions, lock: DirectoryLock
     ) {
         self.directory = directory
         self.envID = envID
@@ -203,7 +210,7 @@ public final class EpisodeRecorder: Sendable {
             envInfo: .object([("gym_version", .string(options.gymVersion)), ("env_id", .string(envID))]),
             framesPerSecond: framesPerSecond, encoding: options.encoding,
             report: { problemLog.add($0) }, statistics: statisticsMirror, written: written,
-            writesEveryEpisode: options.writesEveryEpisode, frames: options.frames)
+            writesEveryEpisode: options.writesEveryEpisode, frames: options.frames, lock: lock)
         RecordingLoop.startThread(context: context, queue: queue, completion: completion)
     }
 

@@ -20,6 +20,10 @@ public enum MonitorError: Error, Sendable, Equatable, CustomStringConvertible {
     case fileSystem(operation: String, file: String, reason: String)
     /// The monitor directory itself cannot be created or listed.
     case directoryUnusable(directory: String, reason: String)
+    /// A monitor starting afresh (not `resume`) into a directory another monitor records into
+    /// now (of this process, or of another replica sharing the monitor root); `holder` is what
+    /// the lock file says of the latest to start there.
+    case directoryInUse(directory: String, holder: String?)
 
     public var message: String {
         switch self {
@@ -54,6 +58,10 @@ public enum MonitorError: Error, Sendable, Equatable, CustomStringConvertible {
             return "Could not \(operation) monitor file \(file): \(reason)"
         case .directoryUnusable(let directory, let reason):
             return "The monitor directory \(directory) cannot be used: \(reason)"
+        case .directoryInUse(let directory, let holder):
+            return "The monitor directory \(directory) is being recorded into by another monitor"
+                + (holder.map { " (\($0))" } ?? "")
+                + ": close that monitor first (POST /v1/envs/<instance_id>/monitor/close/), record beside it with resume: true, or record into another directory"
         }
     }
 

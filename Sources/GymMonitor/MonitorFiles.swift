@@ -52,6 +52,16 @@ public struct MonitorFileNames: Sendable, Hashable {
 
     /// The process id, old gym's default `uid`.
     public static var processUID: String { String(getpid()) }
+
+    /// The default `uid` of replica `replica` of a fleet sharing one monitor root:
+    /// `r<replica>-<pid>-<start>`, `<start>` the process's start in milliseconds (base 36), so
+    /// that neither two replicas (each pid 1 in its container) nor one replica restarted into a
+    /// resumed directory ever write the same name.
+    public static func replicaUID(_ replica: Int) -> String {
+        "r\(replica)-\(getpid())-\(String(processStartMilliseconds, radix: 36))"
+    }
+
+    private static let processStartMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
 }
 
 /// File operations on a monitor directory, as old gym did them.

@@ -10,8 +10,12 @@ public final class MonitorRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The `uid` in the names of monitors started without one (old gym's `os.getpid()`).
+    public let defaultUID: String
 
-    public init() {}
+    public init(defaultUID: String = MonitorFileNames.processUID) {
+        self.defaultUID = defaultUID
+    }
 
     /// The next monitor id (old gym's `Closer.generate_next_id`).
     func nextID() -> Int {

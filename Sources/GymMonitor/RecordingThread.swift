@@ -18,6 +18,8 @@ struct RecordingContext: Sendable {
     let writesEveryEpisode: Bool
     /// Told of every frame encoded or dropped.
     let frames: (any VideoFrameObserver)?
+    /// The directory's lock, let go once the final files are written.
+    let lock: DirectoryLock
 }
 
 /// Signals the end of a recording thread to any number of waiters, async or blocking.
@@ -153,6 +155,7 @@ final class RecordingLoop {
                 if current != nil { endVideo(keepEncoder: false) }
                 spareEncoder = nil
                 queue.markStopped()
+                context.lock.release()
                 context.written.releaseWaiters(finished: true)
                 completion.complete(error: finalError)
                 return

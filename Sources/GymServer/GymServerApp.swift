@@ -31,6 +31,12 @@ public struct GymServerConfiguration: Sendable {
     public var workers: WorkerConfiguration?
     /// `--access-log`: where a line per request goes (`-`: standard output); nil: nowhere.
     public var accessLogPath: String?
+    /// `--replica-id` and `--peer`: this server's place in a fleet (docs/SCALING.md).
+    public var fleet: Fleet = .single
+    /// `--public-port`, `--public-files-port`: the ports clients reach the two ports on, when a
+    /// front (a fleet's HAProxy) listens for this server; they go into the URLs it answers.
+    public var publicPort: Int?
+    public var publicFilesPort: Int?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
@@ -111,7 +117,9 @@ public func buildAPIRouter(state: GymServerState, filesPort: Int = 8000) -> Rout
     router.middlewares.add(JSONErrorMiddleware(maxBodySize: limits.maxBodySize))
     router.middlewares.add(APIKeyMiddleware(keyring: state.keyring, body: body, metricsAccess: state.metricsAccess))
     var catalog = RouteCatalog()
-    EnvironmentRoutes(manager: state.manager, shutdown: state.shutdown, filesPort: filesPort, body: body, archives: state.archives)
+    EnvironmentRoutes(
+        manager: state.manager, shutdown: state.shutdown, filesPort: filesPort, body: body, archives: state.archives,
+        fleetLists: FleetLists(fleet: state.manager.fleet, keyring: state.keyring))
         .add(to: router, catalog: &catalog)
     BatchRoutes(manager: state.manager, body: body).add(to: router, catalog: &catalog)
     GymieRoutes().add(to: router, catalog: &catalog)
@@ -136,7 +144,7 @@ public func buildAPIApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
-        router: buildAPIRouter(state: state, filesPort: configuration.filesPort),
+        router: buildAPIRouter(state: state, filesPort: configuration.filesPort == 0 ? 0 : configuration.publicFilesPort ?? configuration.filesPort),
         server: .gym(state: state),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gym-server"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
@@ -146,7 +154,7 @@ public func buildAPIApplication(
 /// The file server and web view (port 8000): the monitor root, read-only, the dashboard at `/`,
 /// the live view at `/render.html` and its event stream (see `buildFilesRouter`).
 public func buildFilesApplication(configuration: GymServerConfiguration, state: GymServerState, logger: Logger) -> some ApplicationProtocol {
-    let site = FilesSite(monitorRoot: configuration.monitorRoot, apiPort: configuration.port, apiHost: configuration.host)
+    let site = FilesSite(monitorRoot: configuration.monitorRoot, apiPort: configuration.publicPort ?? configuration.port, apiHost: configuration.host)
     return Application(
         router: buildFilesRouter(
             site: site, manager: state.manager, frames: state.manager.frames, keyring: state.keyring, archives: state.archives,
@@ -213,7 +221,11 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
         monitorRoot: configuration.monitorRoot, limits: configuration.limits,
         onMonitorProblem: { problem in problemLogger.warning("monitor: \(problem.message)") },
         metrics: configuration.metricsEnabled ? ServerMetrics() : nil,
-        bridge: configuration.workers.map(PythonBridge.init(configuration:)))
+        bridge: configuration.workers.map(PythonBridge.init(configuration:)), fleet: configuration.fleet)
+    if let replica = configuration.fleet.replicaID, let prefix = configuration.fleet.idPrefix {
+        let peers = configuration.fleet.peers.map { "\($0.id)=\($0.host):\($0.apiPort):\($0.filesPort)" }
+        announce("gym-server replica \(replica): instance ids begin with \(prefix)" + (peers.isEmpty ? "" : "; lists join replicas \(peers.joined(separator: ", "))"))
+    }
     let accessLog = try configuration.accessLogPath.map { try AccessLog(path: $0) }
     accessLog?.reopenOnHangUp()
     defer { accessLog?.close() }

@@ -111,6 +111,12 @@ public struct APIKeyring: Sendable {
         return found
     }
 
+    /// The key of `owner`, for a replica that asks the fleet's others on the owner's behalf
+    /// (every replica of a fleet has the same keys).
+    package func key(of owner: Owner) -> String? {
+        entries.first { $0.owner == owner }.map { String(decoding: $0.key, as: UTF8.self) }
+    }
+
     /// Equality of two byte strings in time that depends only on their lengths.
     package static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference = UInt8(truncatingIfNeeded: a.count ^ b.count) | UInt8(a.count == b.count ? 0 : 1)

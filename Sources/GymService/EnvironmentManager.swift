@@ -12,11 +12,26 @@ public struct InstanceLookupError: Error, Sendable, CustomStringConvertible {
     public let instanceID: String
     /// Seconds of idleness after which the instance was closed, when it expired.
     public let expiredAfterSeconds: Int?
+    /// In a fleet, the replica the id names when it is not this one (`Fleet.belongsElsewhere`),
+    /// and this one's id.
+    public var elsewhere: (replica: Int, this: Int)? = nil
+
+    public init(instanceID: String, expiredAfterSeconds: Int?, fleet: Fleet = .single) {
+        self.instanceID = instanceID
+        self.expiredAfterSeconds = expiredAfterSeconds
+        if let other = fleet.belongsElsewhere(instanceID), let this = fleet.replicaID {
+            elsewhere = (other, this)
+        }
+    }
 
     public var message: String {
         let shown = instanceID.count > 80 ? String(instanceID.prefix(80)) + "..." : instanceID
         if let seconds = expiredAfterSeconds {
             return "Instance_id \(shown) expired: it was closed after \(seconds) seconds without a request (--instance-ttl). Create a new instance"
+        }
+        if let (replica, this) = elsewhere {
+            return "Instance_id \(shown) unknown on replica \(this): its first two hex characters name replica \(replica). "
+                + "Send requests through the fleet's front, which routes each to its instance's replica (a batch to the replica of its first item)"
         }
         return "Instance_id \(shown) unknown"
     }
@@ -56,7 +71,9 @@ public final class EnvironmentManager: Sendable {
     /// each key has a folder of its own in it (`space(for:)`).
     public let monitorRoot: URL
     /// Open monitors and the monitor-id counter of this process.
-    public let monitors = MonitorRegistry()
+    public let monitors: MonitorRegistry
+    /// This server's place in a fleet of replicas: the prefix of its instance ids, its peers.
+    public let fleet: Fleet
     /// Frames for the live view.
     public let frames = FrameHub()
     public let limits: ServerLimits
@@ -84,9 +101,13 @@ public final class EnvironmentManager: Sendable {
         registry: Registry = .gym, monitorRoot: URL, limits: ServerLimits = ServerLimits(),
         clock: @escaping @Sendable () -> UInt64 = InstanceClock.now,
         onMonitorProblem: (@Sendable (MonitorError) -> Void)? = nil, metrics: ServiceMetrics? = nil,
-        bridge: PythonBridge? = nil
+        bridge: PythonBridge? = nil, fleet: Fleet = .single
     ) {
         self.registry = registry
+        self.fleet = fleet
+        // A replica's monitor files carry its id besides the process id, so that replicas
+        // sharing a monitor root (each the pid 1 of its container) never write the same name.
+        self.monitors = MonitorRegistry(defaultUID: fleet.replicaID.map { MonitorFileNames.replicaUID($0) } ?? MonitorFileNames.processUID)
         self.bridge = bridge
         self.monitorRoot = monitorRoot
         self.limits = limits
@@ -249,7 +270,7 @@ public final class EnvironmentManager: Sendable {
             try checkLimits(table, owner: owner)
             var id: String
             repeat {
-                id = Self.randomID(hexDigits: idStyle.hexDigits)
+                id = Self.randomID(hexDigits: idStyle.hexDigits, prefix: fleet.idPrefix)
             } while table.instances[id] != nil || table.expired.contains(id)
             let instance = EnvironmentInstance(
                 id: id, core: core, directory: space.appendingPathComponent(id, isDirectory: true),
@@ -274,8 +295,10 @@ public final class EnvironmentManager: Sendable {
         }
     }
 
-    private static func randomID(hexDigits: Int) -> String {
-        var id = ""
+    /// `hexDigits` random lower-case hex characters; in a fleet the first two are the replica's
+    /// (`Fleet.idPrefix`), so that a front routes by them (docs/SCALING.md).
+    private static func randomID(hexDigits: Int, prefix: String?) -> String {
+        var id = prefix ?? ""
         while id.count < hexDigits {
             let part = String(UInt32.random(in: .min ... .max), radix: 16)
             id += String(repeating: "0", count: 8 - part.count) + part
@@ -291,7 +314,7 @@ public final class EnvironmentManager: Sendable {
             return (nil, table.expired.idleSeconds(of: id, owner: owner))
         }
         guard let instance = found.0 else {
-            throw InstanceLookupError(instanceID: id, expiredAfterSeconds: found.1)
+            throw InstanceLookupError(instanceID: id, expiredAfterSeconds: found.1, fleet: fleet)
         }
         instance.touch(clock())
         return instance
@@ -328,7 +351,7 @@ public final class EnvironmentManager: Sendable {
     public func close(_ id: String, for owner: Owner?) async throws {
         let removed = try table.withLock { table throws(InstanceLookupError) -> EnvironmentInstance in
             guard let instance = table.instances[id], instance.owner == owner else {
-                throw InstanceLookupError(instanceID: id, expiredAfterSeconds: table.expired.idleSeconds(of: id, owner: owner))
+                throw InstanceLookupError(instanceID: id, expiredAfterSeconds: table.expired.idleSeconds(of: id, owner: owner), fleet: fleet)
             }
             Self.remove(instance, from: &table)
             return instance
@@ -416,7 +439,7 @@ public final class EnvironmentManager: Sendable {
         let resolved = try await resolve(relative, for: instance.owner, create: true)
         try await instance.startMonitor(
             directory: resolved, displayDirectory: relative, call: call, registry: monitors, onProblem: onMonitorProblem,
-            frames: metrics?.videoFrames)
+            frames: metrics?.videoFrames, replica: fleet.replicaID)
         return relative
     }
 

@@ -119,7 +119,53 @@ struct GymServerCommand: AsyncParsableCommand {
         help: "Write a line per request (time, method, path, status, bytes, microseconds, key name, transport) to this file ('-': standard output); SIGHUP reopens it. Off by default.")
     var accessLog: String?
 
+    @Option(
+        name: .customLong("replica-id"),
+        help: "This server's id in a fleet of replicas behind a front (0-255; also GYM_SERVER_REPLICA_ID; under Kubernetes a StatefulSet pod's ordinal when not given): every instance id it makes begins with it in two hex characters. See docs/SCALING.md.")
+    var replicaID: String?
+
+    @Option(
+        name: .customLong("peer"),
+        help: "Another replica of the fleet, ID=HOST:API_PORT:FILES_PORT (repeatable; also GYM_SERVER_PEERS, separated by commas): GET /v1/envs/ and the dashboard's lists join its instances. The fleet's whole list may include this replica.")
+    var peers: [String] = []
+
+    @Option(
+        name: .customLong("public-port"),
+        help: "The port clients reach the API on when a front (a fleet's HAProxy) listens for this server: the pages link to it.")
+    var publicPort: Int?
+
+    @Option(
+        name: .customLong("public-files-port"),
+        help: "The port clients reach the files port on when a front listens for this server: monitor and render URLs name it.")
+    var publicFilesPort: Int?
+
+    /// `--replica-id`, else `GYM_SERVER_REPLICA_ID`, else a StatefulSet pod's ordinal; and the
+    /// peers of `--peer` and `GYM_SERVER_PEERS`.
+    func fleet(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Fleet {
+        do {
+            var replica: Int?
+            if let replicaID {
+                replica = try Fleet.replicaID(replicaID, from: "--replica-id")
+            } else if let text = environment["GYM_SERVER_REPLICA_ID"], !text.isEmpty {
+                replica = try Fleet.replicaID(text, from: "GYM_SERVER_REPLICA_ID")
+            } else {
+                replica = Fleet.podOrdinal(environment: environment)
+            }
+            var texts = peers
+            if texts.isEmpty, let list = environment["GYM_SERVER_PEERS"] {
+                texts = list.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
+            }
+            return try Fleet(replicaID: replica, peers: texts.map { (text) throws(FleetError) in try Fleet.Replica.parse(text) })
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func validate() throws {
+        _ = try fleet()
+        for (name, value) in [("--public-port", publicPort), ("--public-files-port", publicFilesPort)] {
+            if let value, !(1...65535).contains(value) { throw ValidationError("\(name) must be between 1 and 65535") }
+        }
         if let accessLog, accessLog.isEmpty {
             throw ValidationError("--access-log needs a file name, or '-' for standard output")
         }
@@ -188,6 +234,9 @@ struct GymServerCommand: AsyncParsableCommand {
             keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
             workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout) })
         configuration.accessLogPath = accessLog
+        configuration.fleet = try fleet()
+        configuration.publicPort = publicPort
+        configuration.publicFilesPort = publicFilesPort
         do {
             try await runGymServer(configuration: configuration)
         } catch let error as AccessLogError {

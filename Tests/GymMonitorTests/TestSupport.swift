@@ -18,7 +18,13 @@ struct TemporaryDirectory {
 
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
+    /// The directory's files but its lock file (`DirectoryLock`), which every monitor leaves
+    /// behind and `DirectoryLockTests` checks.
     var fileNames: [String] {
+        allFileNames.filter { $0 != DirectoryLock.fileName }
+    }
+
+    var allFileNames: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
     }
 }

@@ -40,13 +40,16 @@ struct APIHarness {
     let keyring: APIKeyring
     let clock: ManualClock
 
-    init(allowShutdown: Bool = false, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(), bridge: PythonBridge? = nil) {
+    init(
+        allowShutdown: Bool = false, keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(), bridge: PythonBridge? = nil,
+        fleet: Fleet = .single, monitorRoot sharedRoot: URL? = nil
+    ) {
         shutdown = ShutdownSwitch(allowed: allowShutdown)
-        monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-tests-\(UUID().uuidString)")
+        monitorRoot = sharedRoot ?? FileManager.default.temporaryDirectory.appendingPathComponent("gym-server-tests-\(UUID().uuidString)")
         let clock = ManualClock()
         self.clock = clock
         self.keyring = keyring
-        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, clock: { clock.now }, bridge: bridge)
+        manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, clock: { clock.now }, bridge: bridge, fleet: fleet)
     }
 
     var state: GymServerState { GymServerState(manager: manager, shutdown: shutdown, keyring: keyring) }

@@ -17,4 +17,17 @@ void gym_lower_thread_priority(int niceness);
 /// Glibc module does not show), so that no child started meanwhile inherits them. 0 or -1.
 int gym_pipe_cloexec(int fds[2]);
 
+/// Opens (creating, mode 0644) the file at `path` and takes a lock on it that holds against
+/// every other open of it, in this process or another, on this machine or (on a filesystem that
+/// keeps locks, such as NFSv4) another: exclusive, or shared with other shared holders when
+/// `shared` is not 0. An open-file-description lock (F_OFD_SETLK), or flock where those are
+/// unsupported. The lock lasts until the returned descriptor is closed, or the process ends.
+/// Returns the descriptor, -2 when someone else's lock stands in the way, -1 on another error
+/// (errno says which).
+int gym_lock_file(const char *path, int shared);
+
+/// Turns the exclusive lock of `fd` (from gym_lock_file) into a shared one, atomically where
+/// the system can. 0, or -1 (errno).
+int gym_lock_share(int fd);
+
 #endif

@@ -17,6 +17,8 @@ struct EnvironmentRoutes: Sendable {
     let body: RequestJSON
     /// Zip archives being built (uploads here, downloads on port 8000).
     let archives: ConcurrencyLimit
+    /// The fleet's other replicas, whose instances the list joins (none: this server's only).
+    let fleetLists: FleetLists
 
     func add(to router: Router<Context>, catalog: inout RouteCatalog) {
         func route(
@@ -39,8 +41,16 @@ struct EnvironmentRoutes: Sendable {
             let call = try CallDecoder.create(try await body.object(request, context), idKey: "environment")
             return try await routes.create(call, owner: context.owner, status: .created)
         }
-        route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}.") { _, context in
-            .json(["all_envs": .object(manager.list(for: context.owner).mapValues(JSON.string))])
+        route(.get, "/v1/envs/", "List all environments running on the server (with API keys: the key's own): {all_envs: {instance_id: env_id}}. A replica of a fleet (--peer) lists the whole fleet's, and says in replicas which replicas answered ('X-Gym-Fleet: local': its own only).") { request, context in
+            let own = manager.list(for: context.owner).mapValues(JSON.string)
+            let lists = routes.fleetLists
+            guard !lists.answersLocally(request.headers[FleetLists.headerName]) else {
+                return .json(["all_envs": .object(own)])
+            }
+            let parts = await lists.gather("/v1/envs/", port: .api, owner: context.owner)
+            var answer = FleetLists.join(["all_envs": .object(own)], parts, keys: ["all_envs"])
+            answer["replicas"] = lists.replicas(own: own.count, parts: parts) { $0["all_envs"]?.objectValue?.count ?? 0 }
+            return .json(.object(answer))
         }
         route(.get, "/v1/registry", "Every id this server can make: {envs: [{id, backend: native | bridged, max_episode_steps}]}. Bridged ids (--python) are Gymnasium's made by Python workers; create with backend: gymnasium forces the bridged one of a native id.") { _, _ in
             let listing = try await manager.registryListing()

@@ -84,8 +84,10 @@ public func buildFilesRouter(
     if webDirectory == nil, let path = ProcessInfo.processInfo.environment["GYM_SERVER_WEB_DIR"], !path.isEmpty {
         webDirectory = URL(fileURLWithPath: path)
     }
-    WebRoutes(site: site, webDirectory: webDirectory, files: files, requiresKey: keyring.isEnabled).add(to: router)
-    LiveRoutes(manager: manager, frames: frames, requiresKey: keyring.isEnabled).add(to: router)
-    RecordingsRoute(manager: manager).add(to: router)
+    WebRoutes(site: site, webDirectory: webDirectory, files: files, requiresKey: keyring.isEnabled, fleet: manager.fleet.replicaID != nil)
+        .add(to: router)
+    let fleetLists = FleetLists(fleet: manager.fleet, keyring: keyring)
+    LiveRoutes(manager: manager, frames: frames, requiresKey: keyring.isEnabled, fleetLists: fleetLists).add(to: router)
+    RecordingsRoute(manager: manager, fleetLists: fleetLists).add(to: router)
     return router
 }

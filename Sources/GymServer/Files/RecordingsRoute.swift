@@ -23,14 +23,23 @@ final class RecordingsRoute: Sendable {
     private let recent = Mutex([String: (time: UInt64, answer: JSON)]())
     static let reuseNanoseconds: UInt64 = 1_000_000_000
 
-    init(manager: EnvironmentManager) {
+    /// The fleet's other replicas: on a shared monitor root every replica finds the same
+    /// directories, but only the one recording into a directory knows it does.
+    let fleetLists: FleetLists
+
+    init(manager: EnvironmentManager, fleetLists: FleetLists? = nil) {
         self.manager = manager
+        self.fleetLists = fleetLists ?? FleetLists(fleet: manager.fleet, keyring: APIKeyring())
     }
 
     func add(to router: Router<FilesRequestContext>) {
         let route = self
-        router.get("/_recordings") { _, context in
-            let answer = try await route.answer(for: context.owner)
+        router.get("/_recordings") { request, context in
+            var answer = try await route.answer(for: context.owner)
+            if !route.fleetLists.answersLocally(request.headers[FleetLists.headerName]) {
+                let parts = await route.fleetLists.gather("/_recordings", port: .files, owner: context.owner)
+                answer = Self.join(answer, parts)
+            }
             var buffer = ByteBuffer()
             JSONWriter.write(answer, into: &buffer)
             buffer.writeInteger(UInt8(ascii: "\n"))
@@ -64,6 +73,36 @@ final class RecordingsRoute: Sendable {
             recent[key] = (now, answer)
         }
         return answer
+    }
+
+    /// This replica's recordings with what the peers know: a directory a peer records into
+    /// says so (and by which instance), and one only a peer has found yet is added.
+    static func join(_ own: JSON, _ parts: [FleetLists.Part]) -> JSON {
+        guard var object = own.objectValue else { return own }
+        var recordings = object["recordings"]?.arrayValue ?? []
+        var byDirectory: [String: Int] = [:]
+        for (index, entry) in recordings.enumerated() {
+            if let directory = entry.objectValue?["directory"]?.stringValue { byDirectory[directory] = index }
+        }
+        var truncated = object["truncated"]?.boolValue ?? false
+        for part in parts {
+            guard let answer = part.answer else { continue }
+            truncated = truncated || (answer["truncated"]?.boolValue ?? false)
+            for entry in answer["recordings"]?.arrayValue ?? [] {
+                guard let fields = entry.objectValue, let directory = fields["directory"]?.stringValue else { continue }
+                if let index = byDirectory[directory] {
+                    if fields["recording"]?.boolValue == true, recordings[index].objectValue?["recording"]?.boolValue != true {
+                        recordings[index] = entry
+                    }
+                } else {
+                    byDirectory[directory] = recordings.count
+                    recordings.append(entry)
+                }
+            }
+        }
+        object["recordings"] = .array(recordings)
+        object["truncated"] = .bool(truncated)
+        return .object(object)
     }
 
     static func json(_ recording: RecordingsIndex.Recording, instanceID: String?) -> JSON {

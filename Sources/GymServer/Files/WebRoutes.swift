@@ -15,6 +15,8 @@ struct WebRoutes: Sendable {
     let files: MonitorFiles
     /// API keys are on: data needs an owner.
     let requiresKey: Bool
+    /// This server is a replica of a fleet (`--replica-id`), maybe behind a front.
+    var fleet = false
 
     /// An asset ready to send.
     struct Page: Sendable {
@@ -68,6 +70,8 @@ struct WebRoutes: Sendable {
             "live_events": "/_live/events",
             "live_instances": "/_live/instances",
             "keys_required": .bool(requiresKey),
+            // Behind a fleet's front the pages watch each replica's instances on a stream of its own.
+            "fleet": .bool(fleet),
         ]
         var buffer = ByteBuffer()
         buffer.writeBytes(JSONWriter.encode(json))

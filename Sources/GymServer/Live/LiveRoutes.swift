@@ -24,6 +24,8 @@ struct LiveRoutes: Sendable {
     let requiresKey: Bool
     /// Event streams open now (`--max-live-streams`).
     let streams: ConcurrencyLimit
+    /// The fleet's other replicas, whose instances `/_live/instances` joins.
+    let fleetLists: FleetLists
 
     /// How long a quiet stream waits before it sends a comment, so that proxies keep it open and
     /// a vanished client is noticed.
@@ -31,8 +33,9 @@ struct LiveRoutes: Sendable {
     /// The range `max_fps` may take.
     static let fpsRange = 0.01...1000.0
 
-    init(manager: EnvironmentManager, frames: FrameHub, requiresKey: Bool = false) {
+    init(manager: EnvironmentManager, frames: FrameHub, requiresKey: Bool = false, fleetLists: FleetLists? = nil) {
         self.manager = manager
+        self.fleetLists = fleetLists ?? FleetLists(fleet: manager.fleet, keyring: APIKeyring())
         self.frames = frames
         self.requiresKey = requiresKey
         self.renderer = LiveRenderer(manager: manager, frames: frames)
@@ -44,8 +47,8 @@ struct LiveRoutes: Sendable {
         router.get("/_live/events") { request, context in
             try routes.events(request, context: context)
         }
-        router.get("/_live/instances") { _, context in
-            routes.instances(context)
+        router.get("/_live/instances") { request, context in
+            await routes.instances(request, context)
         }
         router.get("/_live/{instance_id}/frame.png") { _, context in
             try routes.latestFrame(context.parameters.require("instance_id"), context: context)
@@ -62,12 +65,19 @@ struct LiveRoutes: Sendable {
 
     /// `{all_envs: {instance_id: env_id}, monitors: {instance_id: {directory, recording,
     /// episodes}}}` of the live instances the caller may see (the dashboard's list, from its own
-    /// origin); `monitors` names those that started a monitor, and where it records.
-    func instances(_ context: FilesRequestContext) -> Response {
+    /// origin); `monitors` names those that started a monitor, and where it records. A replica of
+    /// a fleet joins its peers' and adds `replicas` (`FleetLists`).
+    func instances(_ request: Request, _ context: FilesRequestContext) async -> Response {
         let all = manager.list(for: context.owner)
         let monitors = manager.monitorStatuses(for: context.owner).mapValues { JSON.object($0.json) }
+        var answer: [String: JSON] = ["all_envs": .object(all.mapValues(JSON.string)), "monitors": .object(monitors)]
+        if !fleetLists.answersLocally(request.headers[FleetLists.headerName]) {
+            let parts = await fleetLists.gather("/_live/instances", port: .files, owner: context.owner)
+            answer = FleetLists.join(answer, parts, keys: ["all_envs", "monitors"])
+            answer["replicas"] = fleetLists.replicas(own: all.count, parts: parts) { $0["all_envs"]?.objectValue?.count ?? 0 }
+        }
         var buffer = ByteBuffer()
-        JSONWriter.write(["all_envs": .object(all.mapValues(JSON.string)), "monitors": .object(monitors)], into: &buffer)
+        JSONWriter.write(.object(answer), into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],

@@ -70,6 +70,7 @@ enum HealthReport {
             "recorder": .object(recorderJSON),
             "instances": .int(manager.liveCount),
             "metrics": .bool(manager.metrics != nil),
+            "replica_id": manager.fleet.replicaID.map(JSON.int) ?? .null,
         ]
     }
 }

@@ -30,20 +30,22 @@ final class RecordingStage: Sendable {
     /// How the server's monitors record: never blocking a request's thread on a full frame queue
     /// (the request waits afterwards, suspended), and the stats file rewritten at every episode
     /// end so that a killed server loses no finished episode.
-    static func options(onProblem: (@Sendable (MonitorError) -> Void)?, frames: (any VideoFrameObserver)? = nil) -> RecordingOptions {
-        RecordingOptions(onProblem: onProblem, blocksWhenFull: false, writesEveryEpisode: true, frames: frames)
+    static func options(onProblem: (@Sendable (MonitorError) -> Void)?, frames: (any VideoFrameObserver)? = nil, holder: String? = nil) -> RecordingOptions {
+        var options = RecordingOptions(onProblem: onProblem, blocksWhenFull: false, writesEveryEpisode: true, frames: frames)
+        if let holder { options.holder = holder }
+        return options
     }
 
     /// Prepares `directory` (created, cleared with `force`, checked for old files) and starts
     /// recording; blocks on the disk, so callers run it on `BlockingWork`'s threads.
     static func start(
         directory: URL, shownDirectory: String, call: MonitorStartCall, envID: String, renderFPS: Int, registry: MonitorRegistry,
-        onProblem: (@Sendable (MonitorError) -> Void)?, frames: (any VideoFrameObserver)?
+        onProblem: (@Sendable (MonitorError) -> Void)?, frames: (any VideoFrameObserver)?, holder: String
     ) throws(MonitorError) -> RecordingStage {
         let recorder = try EpisodeRecorder.start(
             directory: directory, force: call.force, resume: call.resume, videoSchedule: call.videoSchedule, envID: envID,
             renderFPS: Double(renderFPS), registry: registry, displayDirectory: shownDirectory,
-            options: options(onProblem: onProblem, frames: frames))
+            options: options(onProblem: onProblem, frames: frames, holder: holder))
         return RecordingStage(recorder: recorder, directory: directory, shownDirectory: shownDirectory)
     }
 
@@ -136,16 +138,17 @@ extension EnvironmentInstance {
     /// stage.
     func startMonitor(
         directory: URL, displayDirectory: String, call: MonitorStartCall, registry: MonitorRegistry,
-        onProblem: (@Sendable (MonitorError) -> Void)? = nil, frames: (any VideoFrameObserver)? = nil
+        onProblem: (@Sendable (MonitorError) -> Void)? = nil, frames: (any VideoFrameObserver)? = nil, replica: Int? = nil
     ) async throws(GymError) {
         try await checkNoMonitor()
         let (envID, fps) = (self.envID, renderFPS)
+        let holder = "instance \(id)" + (replica.map { ", replica \($0)" } ?? "")
         let stage: RecordingStage
         do {
             stage = try await BlockingWork.run { () throws -> RecordingStage in
                 try RecordingStage.start(
                     directory: directory, shownDirectory: displayDirectory, call: call, envID: envID, renderFPS: fps,
-                    registry: registry, onProblem: onProblem, frames: frames)
+                    registry: registry, onProblem: onProblem, frames: frames, holder: holder)
             }
         } catch let error as MonitorError {
             throw GymError(error.message)
