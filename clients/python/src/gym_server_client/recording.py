@@ -66,32 +66,8 @@ class RecordedInstance:
         monitor root, and that folder on the files port (where the videos can be watched).
         """
         self._check_open()
-        body: dict[str, Any] = {}
-        if directory is not None:
-            if not isinstance(directory, str) or not directory:
-                raise TypeError(f"directory must be a non-empty string (relative to the monitor root), got {directory!r}")
-            body["directory"] = directory
-        for name, flag in (("force", force), ("resume", resume)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {flag!r}")
-            if flag:
-                body[name] = True
-        if video_callable is not None:
-            if callable(video_callable):
-                raise TypeError(
-                    "video_callable cannot be a Python callable (the schedule runs in the server): "
-                    "pass True (old gym's schedule), False (no video) or N (every N-th episode)"
-                )
-            if isinstance(video_callable, (bool, np.bool_)):
-                body["video_callable"] = bool(video_callable)
-            elif isinstance(video_callable, (int, np.integer)) and video_callable > 0:
-                body["video_callable"] = int(video_callable)
-            else:
-                raise ValueError(f"video_callable must be True, False or a positive integer, got {video_callable!r}")
-        answer = self._api.request("POST", instance_path(self.instance_id, "monitor/start/"), body=body)
-        if not isinstance(answer, dict) or not isinstance(answer.get("directory"), str):
-            raise ProtocolError(f"monitor/start/ answered {str(answer)[:200]}, not {{directory, url}}")
-        return {"directory": answer["directory"], "url": answer.get("url")}
+        body = monitor_request(directory, force, resume, video_callable)
+        return monitor_place(self._api.request("POST", instance_path(self.instance_id, "monitor/start/"), body=body))
 
     def close_monitor(self) -> None:
         """POST monitor/close/: finish the open video, write the statistics and manifest."""
@@ -114,6 +90,43 @@ class RecordedInstance:
         if self._api.api_key is not None:
             query["key"] = self._api.api_key
         return f"{self.files_url}/{page}" + (f"?{urlencode(query)}" if query else "")
+
+
+def monitor_request(
+    directory: str | None, force: bool, resume: bool, video_callable: bool | int | None
+) -> dict[str, Any]:
+    """The body of monitor/start/ for :meth:`RecordedInstance.start_monitor`'s arguments,
+    checked."""
+    body: dict[str, Any] = {}
+    if directory is not None:
+        if not isinstance(directory, str) or not directory:
+            raise TypeError(f"directory must be a non-empty string (relative to the monitor root), got {directory!r}")
+        body["directory"] = directory
+    for name, flag in (("force", force), ("resume", resume)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {flag!r}")
+        if flag:
+            body[name] = True
+    if video_callable is not None:
+        if callable(video_callable):
+            raise TypeError(
+                "video_callable cannot be a Python callable (the schedule runs in the server): "
+                "pass True (old gym's schedule), False (no video) or N (every N-th episode)"
+            )
+        if isinstance(video_callable, (bool, np.bool_)):
+            body["video_callable"] = bool(video_callable)
+        elif isinstance(video_callable, (int, np.integer)) and video_callable > 0:
+            body["video_callable"] = int(video_callable)
+        else:
+            raise ValueError(f"video_callable must be True, False or a positive integer, got {video_callable!r}")
+    return body
+
+
+def monitor_place(answer: Any) -> dict[str, Any]:
+    """monitor/start/'s answer: ``{"directory", "url"}``."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("directory"), str):
+        raise ProtocolError(f"monitor/start/ answered {str(answer)[:200]}, not {{directory, url}}")
+    return {"directory": answer["directory"], "url": answer.get("url")}
 
 
 def files_url_for(api_url: str, files_url: str | None, port: int | None = None) -> str:

@@ -7,8 +7,8 @@ environment, sent to the server as ``kwargs``.
 
 ``gymnasium.make_vec("gym_server/CartPole-v1", num_envs=8, url=..., autoreset_mode="same_step")``
 makes a :class:`RemoteVectorEnv` (the ids' ``vector_entry_point``): the N copies live in one
-server instance. (``vectorization_mode="sync"`` instead runs N RemoteEnvs in Gymnasium's
-SyncVectorEnv.)
+server instance, or in k with ``shards=k``. (``vectorization_mode="sync"`` instead runs N
+RemoteEnvs in Gymnasium's SyncVectorEnv.)
 
 The ids are registered with ``max_episode_steps=None``: the server enforces each id's time limit
 itself, so ``make`` adds no second TimeLimit and truncation happens exactly where Gymnasium's
@@ -68,6 +68,8 @@ def make_remote_vector_env(
     files_url: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     encoding: str = "msgpack",
+    shards: int = 1,
+    transport: str = "http",
     kwargs: Mapping[str, Any] | None = None,
     **env_kwargs: Any,
 ) -> RemoteVectorEnv:
@@ -83,6 +85,8 @@ def make_remote_vector_env(
         files_url=files_url,
         timeout=timeout,
         encoding=encoding,
+        shards=shards,
+        transport=transport,
     )
 
 

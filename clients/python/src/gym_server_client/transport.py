@@ -91,7 +91,9 @@ class HttpApi:
     chunked Transfer-Encoding; with neither, the body runs to the end of the connection),
     Content-Type and ``Connection: close``. The connection is reopened when the server closed
     it while idle; a request that fails once sent is never repeated (a step must not be taken
-    twice). Not thread-safe: one per environment.
+    twice). :meth:`begin_request` and :meth:`finish_request` split a request in two (written,
+    then read), so that a caller with several connections (a sharded RemoteVectorEnv) writes
+    all its requests before it waits for any answer. Not thread-safe: one per environment.
     """
 
     def __init__(self, url: str, *, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -111,20 +113,38 @@ class HttpApi:
         self._head_json = fixed + f"Accept: {JSON_TYPE}\r\n"
         self._head_msgpack = fixed + f"Accept: {MSGPACK_ACCEPT}\r\n"
         self._connection: _Stream | None = None
+        # The request begun and not yet finished: (method, path, accept).
+        self._pending: tuple[str, str, str] | None = None
 
     def _send(self, message: bytes, method: str, path: str) -> tuple[int, bytes, bytes]:
-        """Writes one whole request (one write) on the connection, opening it if there is none
-        or the server closed it while idle, and reads the answer: ``(status, Content-Type
-        lower-cased, body)``. Raises ServerUnreachable, or the server's error for a status of
-        400 or more."""
+        """Writes one whole request (one write) on the connection and reads the answer:
+        ``(status, Content-Type lower-cased, body)``. Raises ServerUnreachable, or the server's
+        error for a status of 400 or more."""
+        self._write(message, method, path)
+        return self._read(method, path)
+
+    def _write(self, message: bytes, method: str, path: str) -> None:
+        """Writes one whole request, opening the connection if there is none, the server closed
+        it while idle, or an answer begun was never read (it goes with the connection)."""
         connection = self._connection
-        if connection is None or not connection.idle_and_open():
-            # None yet, or closed by the server while idle (or a stray byte): nothing was asked
-            # yet, so a new connection takes the request.
+        if connection is None or self._pending is not None or not connection.idle_and_open():
+            # None yet, closed by the server while idle (or a stray byte), or holding an answer
+            # nobody will read: nothing was asked yet, so a new connection takes the request.
             self.close()
             connection = self._connection = _Stream(open_socket(self._host, self._port, self._https, self.timeout, self.url))
         try:
             connection.send(message)
+        except OSError as e:
+            self.close()
+            raise ServerUnreachable(self.url, f"{method} {path} failed: {str(e) or type(e).__name__}") from e
+
+    def _read(self, method: str, path: str) -> tuple[int, bytes, bytes]:
+        """Reads the answer to the request written last: ``(status, Content-Type lower-cased,
+        body)``; raises as :meth:`_send` does."""
+        connection = self._connection
+        if connection is None:  # closed after the request was written
+            raise ServerUnreachable(self.url, f"{method} {path} failed: the connection was closed before its answer")
+        try:
             status, content_type, payload, will_close = connection.read_response()
         except (OSError, _BadAnswer) as e:
             self.close()
@@ -137,6 +157,17 @@ class HttpApi:
         if status >= 400:
             raise self._error(status, payload, f"{method} {path}")
         return status, content_type, payload
+
+    def _message(self, method: str, path: str, body: Any, params: dict[str, str] | None, accept: str) -> bytes:
+        """The whole request: its head (one write, with the body)."""
+        head = f"{method} {self._prefix}{path}?{urlencode(params)}" if params else f"{method} {self._prefix}{path}"
+        head += self._head_msgpack if accept == "msgpack" else self._head_json
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            return f"{head}Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode("latin-1") + data
+        if method in _BODY_METHODS:
+            return (head + "Content-Length: 0\r\n\r\n").encode("latin-1")  # as http.client says it
+        return (head + "\r\n").encode("latin-1")
 
     def request(
         self,
@@ -152,16 +183,36 @@ class HttpApi:
         ``"msgpack"`` (MessagePack preferred; packed arrays stay ``{"dtype", "shape", "data":
         bytes}`` maps for :func:`spaces.read_value`). Raises ServerUnreachable, or a
         ServerError subclass carrying the server's message."""
-        head = f"{method} {self._prefix}{path}?{urlencode(params)}" if params else f"{method} {self._prefix}{path}"
-        head += self._head_msgpack if accept == "msgpack" else self._head_json
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            message = f"{head}Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode("latin-1") + data
-        elif method in _BODY_METHODS:
-            message = (head + "Content-Length: 0\r\n\r\n").encode("latin-1")  # as http.client says it
-        else:
-            message = (head + "\r\n").encode("latin-1")
-        status, content_type, payload = self._send(message, method, path)
+        status, content_type, payload = self._send(self._message(method, path, body, params, accept), method, path)
+        return self._answer(method, path, status, content_type, payload, accept)
+
+    def begin_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        accept: str = "json",
+    ) -> None:
+        """The first half of :meth:`request`: writes the request and returns without waiting
+        for the answer, which :meth:`finish_request` reads. Raises ServerUnreachable if the
+        request cannot be written. A request made before the answer is read drops it (and
+        the connection it is on)."""
+        self._write(self._message(method, path, body, params, accept), method, path)
+        self._pending = (method, path, accept)
+
+    def finish_request(self) -> Any:
+        """The second half of :meth:`request`: reads the answer to the request
+        :meth:`begin_request` wrote and returns it decoded, or raises as :meth:`request` does."""
+        if self._pending is None:
+            raise RuntimeError("finish_request without a request begun")
+        method, path, accept = self._pending
+        self._pending = None
+        status, content_type, payload = self._read(method, path)
+        return self._answer(method, path, status, content_type, payload, accept)
+
+    def _answer(self, method: str, path: str, status: int, content_type: bytes, payload: bytes, accept: str) -> Any:
         if accept == "json" and content_type == _JSON_BYTES:
             # The server's own JSON answers (application/json, UTF-8), read without more ado.
             answer = _loads(payload)
@@ -179,7 +230,7 @@ class HttpApi:
         head :meth:`post_head` made: the step's path, with nothing built twice (``_send`` and
         the JSON fast path of ``request``, inline)."""
         connection = self._connection
-        if connection is None or connection.buffer or not connection.idle_and_open():
+        if connection is None or connection.buffer or self._pending is not None or not connection.idle_and_open():
             return self._post_json_slowly(head, data, path)
         try:
             connection.send(b"%s%d\r\n\r\n%s" % (head, len(data), data))
@@ -243,6 +294,7 @@ class HttpApi:
         return error_from_message(message, status=status, route=route)
 
     def close(self) -> None:
+        self._pending = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -589,11 +641,7 @@ class HttpTransport:
 
     def create(self, env_id: str, seed: int | None, kwargs: dict[str, Any] | None, extra: dict[str, Any] | None = None) -> str:
         body = create_params(env_id, seed, kwargs, extra)
-        answer = self.api.request("POST", "/v1/envs/", body=body)
-        instance_id = answer.get("instance_id") if isinstance(answer, dict) else None
-        if not isinstance(instance_id, str) or not instance_id:
-            raise ProtocolError(f"POST /v1/envs/ answered {answer!r}, not {{instance_id}}")
-        return instance_id
+        return created_instance_id(self.api.request("POST", "/v1/envs/", body=body))
 
     def _post(self, instance_id: str, route: str, data: bytes) -> Any:
         """POST ``data`` (JSON) to the instance's ``route``, the request's head made once."""
@@ -638,6 +686,14 @@ class HttpTransport:
 _STEP_KEYS = frozenset(("observation", "reward", "terminated", "truncated"))
 
 
+def created_instance_id(answer: Any) -> str:
+    """The ``instance_id`` of REST's answer to ``POST /v1/envs/``."""
+    instance_id = answer.get("instance_id") if isinstance(answer, dict) else None
+    if not isinstance(instance_id, str) or not instance_id:
+        raise ProtocolError(f"POST /v1/envs/ answered {answer!r}, not {{instance_id}}")
+    return instance_id
+
+
 def expect_keys(answer: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(answer, dict) or any(k not in answer for k in keys):
         raise ProtocolError(f"the server's answer to {what} lacks {', '.join(keys)}: {str(answer)[:200]}")
@@ -659,6 +715,8 @@ class WebSocketTransport:
     Gymie reports an error by closing the connection with a reason (code 1007/1003); gym-server
     may answer a JSON error object instead. Both raise the matching ServerError; the next call
     opens a new connection (instances live on the server, not on the connection).
+    :meth:`begin_call` and :meth:`finish_call` split a call in two (sent, then received), as
+    :class:`HttpApi` splits a request.
     """
 
     name = "websocket"
@@ -670,6 +728,8 @@ class WebSocketTransport:
         self.timeout = check_timeout(timeout)
         self._connection: WebSocketConnection | None = None
         self._step_heads: dict[str, bytes] = {}
+        # The method of the call begun and not yet finished.
+        self._pending: str | None = None
 
     def _connect(self) -> WebSocketConnection:
         parts = urlsplit(self.http_url)
@@ -733,33 +793,43 @@ class WebSocketTransport:
         """Sends one call and returns the answer's text (connecting first if needed)."""
         return self._exchange(method, json.dumps({"method": method, "params": params}).encode("utf-8"))
 
-    def _exchange(self, method: str, message: bytes) -> str:
-        """Sends one message (``{"method": method, ...}`` as JSON) and returns the answer's text."""
+    def _ready(self) -> WebSocketConnection:
+        """The connection for the next call: the open one, or a new one when there is none,
+        the server closed it while idle (or after an error), or it holds an answer begun and
+        never read (nothing was asked on the new one yet, so it takes the call)."""
         connection = self._connection
-        if connection is None or not connection.idle_and_open():
-            # None yet, or closed while idle (by the server, or after an error): nothing was
-            # asked yet, so a new connection takes the call.
+        if connection is None or self._pending is not None or not connection.idle_and_open():
             self._drop()
             connection = self._connect()
+        return connection
+
+    def _exchange(self, method: str, message: bytes) -> str:
+        """Sends one message (``{"method": method, ...}`` as JSON) and returns the answer's text."""
+        connection = self._ready()
         try:
             binary, payload = connection.exchange(message)
-        except WebSocketClosed as e:
-            self._drop()
-            if e.reason:
-                raise error_from_message(e.reason, status=None, route=f"ws {method}") from e
-            raise ServerUnreachable(self.url, f"the connection closed during {method} ({e})") from e
-        except _PeerClosed as e:
-            self._drop()
-            raise ServerUnreachable(self.url, f"the connection closed during {method} (no close frame received)") from e
-        except TimeoutError as e:
-            self._drop()
-            raise ServerUnreachable(self.url, f"no answer to {method} within {self.timeout} s") from e
-        except OSError as e:
-            self._drop()
-            raise ServerUnreachable(self.url, str(e) or type(e).__name__) from e
         except ProtocolError:
             self._drop()
             raise
+        except (WebSocketClosed, OSError) as e:
+            raise self._failure(e, method) from e
+        return self._text(binary, payload, method)
+
+    def _failure(self, error: BaseException, method: str) -> Exception:
+        """What a call that failed on the connection raises (the connection dropped): the
+        server's error for a close with a reason, else ServerUnreachable."""
+        self._drop()
+        if isinstance(error, WebSocketClosed):
+            if error.reason:
+                return error_from_message(error.reason, status=None, route=f"ws {method}")
+            return ServerUnreachable(self.url, f"the connection closed during {method} ({error})")
+        if isinstance(error, _PeerClosed):
+            return ServerUnreachable(self.url, f"the connection closed during {method} (no close frame received)")
+        if isinstance(error, TimeoutError):
+            return ServerUnreachable(self.url, f"no answer to {method} within {self.timeout} s")
+        return ServerUnreachable(self.url, str(error) or type(error).__name__)
+
+    def _text(self, binary: bool, payload: bytes, method: str) -> str:
         if binary:
             raise ProtocolError(f"ws {method} answered a binary message; the protocol answers text")
         try:
@@ -772,8 +842,41 @@ class WebSocketTransport:
         """Sends one call and returns its answer parsed as JSON; a JSON error object raises."""
         return self._call(method, json.dumps({"method": method, "params": params}).encode("utf-8"))
 
+    def begin_call(self, method: str, params: dict[str, Any]) -> None:
+        """The first half of :meth:`call`: sends the call and returns without waiting for the
+        answer, which :meth:`finish_call` reads. Raises ServerUnreachable if it cannot be sent.
+        A call made before the answer is read drops it (and the connection it is on)."""
+        connection = self._ready()
+        try:
+            connection.send_text(json.dumps({"method": method, "params": params}).encode("utf-8"))
+        except OSError as e:
+            raise self._failure(e, method) from e
+        self._pending = method
+
+    def finish_call(self) -> Any:
+        """The second half of :meth:`call`: the answer to the call :meth:`begin_call` sent,
+        parsed as JSON, or the error :meth:`call` raises."""
+        method = self._pending
+        if method is None:
+            raise RuntimeError("finish_call without a call begun")
+        self._pending = None
+        connection = self._connection
+        if connection is None:
+            raise ServerUnreachable(self.url, f"the connection closed during {method} (before its answer)")
+        try:
+            binary, payload = connection.receive()
+        except ProtocolError:
+            self._drop()
+            raise
+        except (WebSocketClosed, OSError) as e:
+            raise self._failure(e, method) from e
+        return self._parse(method, self._text(binary, payload, method))
+
     def _call(self, method: str, message: bytes) -> Any:
-        text = self._exchange(method, message)
+        return self._parse(method, self._exchange(method, message))
+
+    def _parse(self, method: str, text: str) -> Any:
+        """An answer's text parsed as JSON; a JSON error object raises."""
         try:
             answer, end = _scan_once(text, 0)
         except (StopIteration, ValueError):
@@ -790,6 +893,7 @@ class WebSocketTransport:
     def _drop(self) -> None:
         """Forgets a connection that failed (or that the server closed): its socket is closed
         without more ado."""
+        self._pending = None
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.abort()
@@ -854,6 +958,7 @@ class WebSocketTransport:
 
     def shutdown(self) -> None:
         """Closes the connection, if one is open, with the closing handshake."""
+        self._pending = None
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -940,17 +1045,14 @@ class WebSocketConnection:
         self._mask_at = 0
 
     def send_text(self, payload: bytes) -> None:
-        self.stream.send(frame(_TEXT, payload))
+        """Sends ``payload`` as one text message (one write)."""
+        self.stream.send(self._text_frame(payload))
 
-    def exchange(self, payload: bytes) -> tuple[bool, bytes]:
-        """Sends ``payload`` as one text message and receives the answer (``send_text`` then
-        ``receive``, with the common case inline: a message under 64 KiB each way, the answer
-        one frame read whole)."""
-        stream = self.stream
+    def _text_frame(self, payload: bytes) -> bytes:
+        """``frame(_TEXT, payload)``, its masking key from the keys drawn 1024 at a time."""
         length = len(payload)
         if length >= 65536:
-            stream.send(frame(_TEXT, payload))
-            return self.receive()
+            return frame(_TEXT, payload)
         at = self._mask_at
         if at >= len(self._masks):
             self._masks = os.urandom(4096)
@@ -958,8 +1060,15 @@ class WebSocketConnection:
         self._mask_at = at + 4
         mask = self._masks[at:at + 4]
         masked = (int.from_bytes(payload, "big") ^ int.from_bytes(mask * (length >> 2) + mask[: length & 3], "big")).to_bytes(length, "big")
-        stream.send((b"\x81%c%s%s" % (0x80 | length, mask, masked)) if length < 126
-                    else (b"\x81\xfe%s%s%s" % (length.to_bytes(2, "big"), mask, masked)))
+        return ((b"\x81%c%s%s" % (0x80 | length, mask, masked)) if length < 126
+                else (b"\x81\xfe%s%s%s" % (length.to_bytes(2, "big"), mask, masked)))
+
+    def exchange(self, payload: bytes) -> tuple[bool, bytes]:
+        """Sends ``payload`` as one text message and receives the answer (``send_text`` then
+        ``receive``, with the common case inline: the answer one frame of under 64 KiB, read
+        whole)."""
+        stream = self.stream
+        stream.send(self._text_frame(payload))
         if stream.buffer:
             return self.receive()
         try:
