@@ -9,7 +9,7 @@ MONITOR_DIR ?= ./monitor
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: run build release deps deps-test venv test test-swift test-python test-browser test-image bench clean
+.PHONY: run build release deps deps-test venv test test-swift test-python test-browser test-image bench clean cluster
 
 deps:
 	@scripts/setup/install-deps.sh run
@@ -27,6 +27,13 @@ build: deps
 run: release
 	.build/release/gym-server --host $(HOST) --port $(PORT) --files-port $(FILES_PORT) --monitor-dir $(MONITOR_DIR)
 
+# A fleet on one machine (docs/SCALING.md): REPLICAS replicas (API ports 5001..., files ports
+# 8001...) sharing MONITOR_DIR behind HAProxy on 5000 and 8000; Ctrl-C stops everything.
+REPLICAS ?= 3
+cluster: release
+	@scripts/setup/install-deps.sh cluster
+	python3 scripts/cluster/cluster.py --server .build/release/gym-server --replicas $(REPLICAS) --monitor-dir $(MONITOR_DIR) --host $(HOST)
+
 # Python that the tests need (old gym 0.21 for load_results, Gymnasium for conformance), in an
 # ignored virtualenv; the Swift build never needs it.
 venv: deps-test
@@ -39,6 +46,7 @@ test:
 	@scripts/test/stage.sh python $(MAKE) --no-print-directory test-python
 	@scripts/test/stage.sh client $(MAKE) --no-print-directory test-client
 	@scripts/test/stage.sh trainers $(MAKE) --no-print-directory test-trainers
+	@scripts/test/stage.sh cluster $(MAKE) --no-print-directory test-cluster test-kubernetes
 	@scripts/test/stage.sh browser $(MAKE) --no-print-directory test-browser
 	@scripts/test/stage.sh image $(MAKE) --no-print-directory test-image
 
@@ -73,6 +81,23 @@ test-client: deps-test release venv
 # (clients/python/tests/test_sb3.py; the client stage runs the rest), in $(VENV)/sb3: CPU
 # torch, stable-baselines3 and the client with its [sb3] extra (scripts/setup/make-sb3-venv.sh,
 # made once and kept).
+# The fleet (docs/SCALING.md): 3 replicas behind HAProxy on 5000/8000 (scripts/cluster/cluster.py),
+# checked through the front: routing, lists, Gymie, the client (sharded too), the dashboard in
+# Chromium, Prometheus, kill -9 (scripts/test/cluster_test.py).
+.PHONY: test-cluster
+test-cluster: deps-test release venv
+	@scripts/setup/make-client-venv.sh $(VENV)/client
+	$(VENV)/client/bin/python scripts/test/cluster_test.py --server .build/release/gym-server \
+		--browser-python $(VENV)/browser/bin/python --suite-python $(VENV)/gymnasium/bin/python
+
+# The Kubernetes manifests (deploy/kubernetes/), offline: strict schemas of Kubernetes 1.30
+# (kubernetes-validate in $(VENV)/k8s), HAProxy's configuration (haproxy -c), the fleet's
+# topology; --self-test proves it fails on broken copies (scripts/test/validate_kubernetes.py).
+.PHONY: test-kubernetes
+test-kubernetes: deps-test
+	@scripts/setup/make-k8s-venv.sh $(VENV)/k8s
+	$(VENV)/k8s/bin/python scripts/test/validate_kubernetes.py --kubernetes-version 1.30.0 --self-test
+
 .PHONY: test-trainers
 test-trainers: deps-test release
 	@scripts/setup/make-sb3-venv.sh $(VENV)/sb3

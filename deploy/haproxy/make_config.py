@@ -7,8 +7,9 @@ Each --replica is ID=HOST:API_PORT:FILES_PORT, as gym-server's --peer. The front
 --api-bind (5000) and --files-bind (8000) and routes:
 
 * a request naming an instance to the replica its id names (the id's first two hex
-  characters): /v1/envs/<id>/..., a batch by its first item's instance_id, the files port's
-  /<id>/... and /_live/<id>/..., /_live/events?instance_id=<id>,...;
+  characters): /v1/envs/<id>/..., a batch by its first item's instance_id, a WebSocket opened
+  as /gym?instance_id=<id>, the files port's /<id>/... and /_live/<id>/...,
+  /_live/events?instance_id=<id>,...;
 * everything else (creates, Gymie's /gym sockets, lists, pages) to the least loaded replica
   that is up (leastconn);
 * a request for an instance whose replica is down gets a JSON 503 naming the replica at once.
@@ -73,20 +74,32 @@ def make_config(replicas, api_bind, files_bind, resolvers, stats_bind, check_int
     add("    timeout server 1h")
     add("    timeout tunnel 1h")
     add("    timeout queue 5s")
+    # A retry of a request whose server refused the connection goes to another server of the
+    # backend (creates, lists, pages); a replica's own backend has one server and no retry, so a
+    # down replica's instances get their 503 at once.
     add("    retries 1")
+    add("    option redispatch 1")
+    # HAProxy's own answers as JSON, as the servers' errors are.
+    for status, message in ((502, "The replica answered nothing usable (it may be stopping): try again"),
+                            (504, "The replica did not answer in time")):
+        add(f'    http-error status {status} content-type "application/json" string "{error_json(message)}"')
     add("    option httpchk GET /healthz")
     add("    http-check expect status 200")
     add("")
     add("frontend api")
     add(f"    bind {api_bind}")
-    # A batch is routed by its first item: the body is read before the backend is chosen.
-    add("    option http-buffer-request")
+    # A batch is routed by its first item: its body (only a batch's) is read before the backend
+    # is chosen; every other request is forwarded as its head arrives.
     add("    acl batch path_beg /v1/batch/")
+    add("    http-request wait-for-body time 5s if batch")
     add("    http-request set-var(txn.first_item) req.body,json_query('$[0].instance_id') if batch")
     for rid, *_ in replicas:
         p = prefix(rid)
         add(f"    use_backend api_r{rid} if {{ path_beg /v1/envs/{p} }}")
         add(f"    use_backend api_r{rid} if batch {{ var(txn.first_item) -m beg {p} }}")
+        # A WebSocket that says which instance it is for (/gym?instance_id=...: the Python
+        # client's reconnections) goes to that instance's replica.
+        add(f"    use_backend api_r{rid} if {{ path /gym /gym/ }} {{ urlp(instance_id) -m beg {p} }}")
     add("    default_backend api_any")
     add("")
     add("frontend files")
@@ -102,6 +115,7 @@ def make_config(replicas, api_bind, files_bind, resolvers, stats_bind, check_int
         message = (f"Replica {rid} is down: the instances it held (ids beginning with {prefix(rid)}) are gone "
                    f"with it. Create new instances: the front sends them to a replica that is up")
         add(f"backend api_r{rid}")
+        add("    retries 0")
         add(f'    http-error status 503 content-type "application/json" string "{error_json(message)}"')
         add(f"    server r{rid} {host}:{api} {check}{resolve}")
         add("")

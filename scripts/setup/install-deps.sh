@@ -4,7 +4,8 @@
 #   scripts/setup/install-deps.sh test   also ffmpeg (ffprobe), python3-venv, chromium for the browser tests,
 #                                  prometheus (a real server scrapes gym-server in scripts/test/e2e_metrics_test.py),
 #                                  g++, make, libcurl and nlohmann/json for the C++ example agent,
-#                                  libdeflate for the deflate benchmark
+#                                  libdeflate for the deflate benchmark, haproxy for the fleet's tests
+#   scripts/setup/install-deps.sh cluster  build and run, and haproxy and python3 (make cluster)
 set -euo pipefail
 mode="${1:-run}"
 packages=(pkg-config libpng-dev libavcodec-dev libavformat-dev libswscale-dev libavutil-dev zlib1g-dev)
@@ -13,6 +14,10 @@ if [ "$mode" = test ]; then
     packages+=(g++ make libcurl4-openssl-dev nlohmann-json3-dev)
     # libdeflate, loaded with dlopen by the deflate benchmark (scripts/bench/bench_deflate.sh) only.
     packages+=(libdeflate0)
+fi
+if [ "$mode" = test ] || [ "$mode" = cluster ]; then
+    # The fleet's front (make cluster, make test-cluster, docs/SCALING.md).
+    packages+=(haproxy python3)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -79,6 +79,9 @@ class Shard:
 
         def read() -> str:
             self.instance_id = created_instance_id(self.api.finish_request())
+            if self.websocket is not None:
+                # Its sockets ask for the instance's replica (behind a fleet's front).
+                self.websocket.instance_hint = self.instance_id
             return self.instance_id
 
         return read

@@ -730,6 +730,10 @@ class WebSocketTransport:
         self._step_heads: dict[str, bytes] = {}
         # The method of the call begun and not yet finished.
         self._pending: str | None = None
+        # The instance this transport's calls are for (the first it made, or the one it was
+        # given): every connection it opens asks /gym?instance_id=<id>, which the server ignores
+        # and a fleet's front routes by, so that a reconnection reaches the replica holding it.
+        self.instance_hint: str | None = None
 
     def _connect(self) -> WebSocketConnection:
         parts = urlsplit(self.http_url)
@@ -739,7 +743,10 @@ class WebSocketTransport:
         sock = open_socket(host, port, https, self.timeout, self.url)
         stream = _Stream(sock)
         try:
-            self._handshake(stream, host_header(host, port, https), quote(parts.path, safe="/%:@!$&'()*+,;=-._~") + "/gym")
+            target = quote(parts.path, safe="/%:@!$&'()*+,;=-._~") + "/gym"
+            if self.instance_hint:
+                target += "?instance_id=" + quote(self.instance_hint, safe="")
+            self._handshake(stream, host_header(host, port, https), target)
         except BaseException:
             stream.close()
             raise
@@ -919,6 +926,8 @@ class WebSocketTransport:
                 raise ProtocolError(f"ws make answered {text[:200]!r}, not an instance id") from None
         if not text or any(c.isspace() or c in "/?#" for c in text):
             raise ProtocolError(f"ws make answered {text[:200]!r}, not an instance id")
+        if self.instance_hint is None:
+            self.instance_hint = text
         return text
 
     def reset(self, instance_id: str, seed: Any, options: dict[str, Any] | None) -> dict[str, Any]:
