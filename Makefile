@@ -88,7 +88,7 @@ test-client: deps-test release venv
 test-cluster: deps-test release venv
 	@scripts/setup/make-client-venv.sh $(VENV)/client
 	$(VENV)/client/bin/python scripts/test/cluster_test.py --server .build/release/gym-server \
-		--browser-python $(VENV)/browser/bin/python --suite-python $(VENV)/gymnasium/bin/python
+		--browser-python $(VENV)/browser/bin/python --suite-python $(VENV)/gymnasium/bin/python --gym021-python $(VENV)/gym021/bin/python
 
 # The Kubernetes manifests (deploy/kubernetes/), offline: strict schemas of Kubernetes 1.30
 # (kubernetes-validate in $(VENV)/k8s), HAProxy's configuration (haproxy -c), the fleet's

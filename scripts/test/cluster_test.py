@@ -395,6 +395,37 @@ def fleet_recordings(fleet):
 # MARK: h. Prometheus
 
 
+@check("b. one directory recorded by all three replicas (resume): distinct file names, and old gym 0.21's load_results reads every episode")
+def shared_directory(fleet, gym021):
+    ids = [fleet.create_on(i, "CartPole-v1") for i in range(REPLICAS)]
+    for iid in ids:
+        fleet.call("POST", fleet.front, f"/v1/envs/{iid}/monitor/start/", {"directory": "fleet/shared", "resume": True, "video_callable": False})
+    lengths = {iid: [] for iid in ids}
+    for episode in range(2):
+        for n, iid in enumerate(ids):
+            fleet.call("POST", fleet.front, f"/v1/envs/{iid}/reset/", {"seed": 10 * episode + n})
+            steps, done = 0, False
+            while not done:
+                done = fleet.step(fleet.front, iid, (steps // 3) % 2)["done"]
+                steps += 1
+            lengths[iid].append(steps)
+    for iid in ids:
+        fleet.call("POST", fleet.front, f"/v1/envs/{iid}/monitor/close/")
+        fleet.call("POST", fleet.front, f"/v1/envs/{iid}/close/")
+    directory = os.path.join(fleet.cluster.monitor_root, "fleet", "shared")
+    manifests = sorted(f for f in os.listdir(directory) if f.startswith("openaigym.manifest."))
+    uids = sorted({name.split(".")[3] for name in manifests})
+    assert len(manifests) == REPLICAS and [u.split("-")[0] for u in uids] == [f"r{i}" for i in range(REPLICAS)], manifests
+    code = ("import json, sys; from gym.wrappers.monitor import load_results; r = load_results(sys.argv[1]); "
+            "print(json.dumps(sorted(int(x) for x in r['episode_lengths'])))")
+    result = subprocess.run([gym021, "-c", code, directory], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = sorted(n for episodes in lengths.values() for n in episodes)
+    assert loaded == expected, (loaded, expected)
+    figures(f"manifests {manifests}; load_results: {len(loaded)} episodes, lengths {loaded} = the steps each replica's instance took")
+
+
 def scrape_target(cluster, i):
     return f"127.0.0.1:{cluster.replica_api_port(i)}"
 
@@ -887,6 +918,8 @@ def main():
     parser.add_argument("--suite-python", default=os.path.join(ROOT, ".venv", "gymnasium", "bin", "python"),
                         help="runs openai's own suite when GYM_HTTP_API_DIR is set (pytest, requests, six)")
     parser.add_argument("--gym-http-api", default=os.environ.get("GYM_HTTP_API_DIR"))
+    parser.add_argument("--gym021-python", default=os.path.join(ROOT, ".venv", "gym021", "bin", "python"),
+                        help="a Python with gym==0.21.0, for load_results")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--screenshots", default=None, help="default: a new folder in the temporary directory, kept")
     args = parser.parse_args()
@@ -920,6 +953,7 @@ def main():
         batch_steps(fleet)
         fleet_lists(fleet)
         fleet_recordings(fleet)
+        shared_directory(fleet, args.gym021_python)
         prometheus_sum(fleet, holder, prometheus_thread)
         gymie(fleet)
         python_client(fleet)
