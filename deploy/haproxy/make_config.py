@@ -46,7 +46,7 @@ def error_json(message):
     return json.dumps({"message": message, "error": message}).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def make_config(replicas, api_bind, files_bind, resolvers, stats_bind, check_interval_ms):
+def make_config(replicas, api_bind, files_bind, resolvers, stats_bind, check_interval_ms, threads=None):
     lines = []
     add = lines.append
     resolve = " resolvers dns init-addr last,libc,none" if resolvers else ""
@@ -55,6 +55,9 @@ def make_config(replicas, api_bind, files_bind, resolvers, stats_bind, check_int
     add("# Replicas: " + ", ".join(f"{rid}={host}:{api}:{files}" for rid, host, api, files in replicas))
     add("global")
     add("    maxconn 4096")
+    if threads:
+        # One machine whose cores the replicas share: fewer threads hand fewer requests across.
+        add(f"    nbthread {threads}")
     add("    log stderr format short local0 notice")
     add("")
     if resolvers:
@@ -161,13 +164,15 @@ def main(argv=None):
     parser.add_argument("--resolvers", action="store_true", help="resolve the hosts by DNS at run time")
     parser.add_argument("--stats-bind", default=None, help="HAProxy's own stats page and /metrics, e.g. :8404")
     parser.add_argument("--check-interval-ms", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="HAProxy's threads (default: one per core, HAProxy's own choice)")
     args = parser.parse_args(argv)
     ids = [r[0] for r in args.replica]
     if len(set(ids)) != len(ids):
         parser.error("a replica id is given twice")
     replicas = sorted(args.replica)
     sys.stdout.write(make_config(replicas, args.api_bind, args.files_bind, args.resolvers, args.stats_bind,
-                                 args.check_interval_ms))
+                                 args.check_interval_ms, args.threads))
 
 
 if __name__ == "__main__":

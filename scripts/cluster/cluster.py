@@ -205,7 +205,9 @@ class Cluster:
         for peer in self.peer_list():
             command += ["--replica", peer]
         command += ["--api-bind", f"{self.host}:{self.api_port}", "--files-bind", f"{self.host}:{self.files_port}",
-                    "--stats-bind", f"{self.connect_host}:{self.stats_port}", "--check-interval-ms", str(self.check_interval_ms)]
+                    "--stats-bind", f"{self.connect_host}:{self.stats_port}", "--check-interval-ms", str(self.check_interval_ms),
+                    # The replicas, HAProxy and the clients share this machine's cores.
+                    "--threads", "1"]
         made = subprocess.run(command, capture_output=True, text=True)
         if made.returncode != 0:
             raise ClusterError(f"make_config.py failed ({made.returncode}): {made.stderr}")
