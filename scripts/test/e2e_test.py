@@ -16,6 +16,7 @@ Prints one line per check and ends with 'N passed, N failed'.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -248,7 +249,10 @@ def clean_stop(server):
     assert code == 0, f"exit code {code}"
     directory = os.path.join(server.monitor_dir, "e2e-shutdown")
     files = sorted(os.listdir(directory))
-    assert not [f for f in files if f.endswith(".tmp") or f.startswith(".")], files
+    # No leftover of an interrupted write; the directory's lock file stays (hidden), unlocked.
+    assert not [f for f in files if f.endswith(".tmp") or (f.startswith(".") and f != ".openaigym.lock")], files
+    with open(os.path.join(directory, ".openaigym.lock"), "r+b") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the stopped server still held it
     manifest = json.load(open(os.path.join(directory, next(f for f in files if f.endswith(".manifest.json")))))
     stats = json.load(open(os.path.join(directory, manifest["stats"])))
     assert stats["episode_lengths"] == [length], stats
