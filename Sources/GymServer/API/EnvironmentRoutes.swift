@@ -47,10 +47,7 @@ struct EnvironmentRoutes: Sendable {
             guard !lists.answersLocally(request.headers[FleetLists.headerName]) else {
                 return .json(["all_envs": .object(own)])
             }
-            let parts = await lists.gather("/v1/envs/", port: .api, owner: context.owner)
-            var answer = FleetLists.join(["all_envs": .object(own)], parts, keys: ["all_envs"])
-            answer["replicas"] = lists.replicas(own: own.count, parts: parts) { $0["all_envs"]?.objectValue?.count ?? 0 }
-            return .json(.object(answer))
+            return .json(.object(await lists.instanceList(["all_envs": .object(own)], keys: ["all_envs"], from: "/v1/envs/", port: .api, owner: context.owner)))
         }
         route(.get, "/v1/registry", "Every id this server can make: {envs: [{id, backend: native | bridged, max_episode_steps}]}. Bridged ids (--python) are Gymnasium's made by Python workers; create with backend: gymnasium forces the bridged one of a native id.") { _, _ in
             let listing = try await manager.registryListing()

@@ -65,21 +65,27 @@ struct FleetLists: Sendable {
         }
     }
 
+    /// A list of instances (`own`: `all_envs` and the other objects keyed by instance id named in
+    /// `keys`) joined with every peer's answer to `GET target`, plus `replicas`:
     /// `{"<id>": {"state": "up", "instances": n} | {"state": "unreachable", "problem": "..."}}`
-    /// for this replica and its peers: what a fleet's list says of where it came from.
-    func replicas(own instances: Int, parts: [Part], count: ([String: JSON]) -> Int) -> JSON {
+    /// for this replica and its peers, what the list says of where it came from.
+    func instanceList(_ own: [String: JSON], keys: [String], from target: String, port: Port, owner: Owner?) async -> [String: JSON] {
+        let parts = await gather(target, port: port, owner: owner)
+        func count(_ answer: [String: JSON]) -> JSON { .int(answer["all_envs"]?.objectValue?.count ?? 0) }
         var replicas: [String: JSON] = [:]
-        if let own = fleet.replicaID {
-            replicas[String(own)] = ["state": "up", "instances": .int(instances)]
+        if let this = fleet.replicaID {
+            replicas[String(this)] = ["state": "up", "instances": count(own)]
         }
         for part in parts {
             if let answer = part.answer {
-                replicas[String(part.replica)] = ["state": "up", "instances": .int(count(answer))]
+                replicas[String(part.replica)] = ["state": "up", "instances": count(answer)]
             } else {
                 replicas[String(part.replica)] = ["state": "unreachable", "problem": .string(part.problem ?? "no answer")]
             }
         }
-        return .object(replicas)
+        var joined = Self.join(own, parts, keys: keys)
+        joined["replicas"] = .object(replicas)
+        return joined
     }
 
     /// `all_envs` (and any other object-valued key in `keys`) joined over the parts.

@@ -72,9 +72,7 @@ struct LiveRoutes: Sendable {
         let monitors = manager.monitorStatuses(for: context.owner).mapValues { JSON.object($0.json) }
         var answer: [String: JSON] = ["all_envs": .object(all.mapValues(JSON.string)), "monitors": .object(monitors)]
         if !fleetLists.answersLocally(request.headers[FleetLists.headerName]) {
-            let parts = await fleetLists.gather("/_live/instances", port: .files, owner: context.owner)
-            answer = FleetLists.join(answer, parts, keys: ["all_envs", "monitors"])
-            answer["replicas"] = fleetLists.replicas(own: all.count, parts: parts) { $0["all_envs"]?.objectValue?.count ?? 0 }
+            answer = await fleetLists.instanceList(answer, keys: ["all_envs", "monitors"], from: "/_live/instances", port: .files, owner: context.owner)
         }
         var buffer = ByteBuffer()
         JSONWriter.write(.object(answer), into: &buffer)
