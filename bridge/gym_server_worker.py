@@ -33,6 +33,7 @@ REQ_RENDER = 0x46  # 'F'
 REQ_SAMPLE = 0x41  # 'A'
 REQ_PING = 0x50  # 'P'
 REQ_CLOSE = 0x43  # 'C'
+REQ_USE = 0x55  # 'U': no answer
 ANS_HELLO = 0x48  # 'H'
 ANS_OK = 0x4B  # 'K'
 ANS_ERROR = 0x45  # 'E'
@@ -90,37 +91,87 @@ def _error_text(exc):
 
 
 class Channel:
-    """Length-prefixed messages over two file descriptors."""
+    """Length-prefixed messages over two file descriptors.
+
+    Answers wait while another whole request has already been read (gym-server pipelines a
+    vector's round of requests to each worker): they go out together, in one write, before the
+    worker next waits for input, so a round wakes gym-server once per worker, not once per answer.
+    """
+
+    # Answers held back at most (a write takes at most IOV_MAX buffers; 1024 on Linux).
+    MAX_HELD_PARTS = 512
 
     def __init__(self, fd_in, fd_out):
-        self._in = open(fd_in, "rb", buffering=1 << 16, closefd=True)
-        self._read = self._in.read
+        self._fd_in = fd_in
+        self._buffer = bytearray()
+        self._start = 0  # where the unread bytes of _buffer begin
         self._fd_out = fd_out
         self._writev = getattr(os, "writev", None)
+        self._held = []
+
+    def _available(self):
+        return len(self._buffer) - self._start
+
+    def _fill(self, count):
+        """Reads until `count` unread bytes are buffered (sending held answers before it waits);
+        False if the input ends first."""
+        while self._available() < count:
+            self.flush()
+            chunk = os.read(self._fd_in, max(1 << 16, count - self._available()))
+            if not chunk:
+                return False
+            if self._start:
+                del self._buffer[:self._start]
+                self._start = 0
+            self._buffer += chunk
+        return True
+
+    def request_waiting(self):
+        """Whether a whole request is already read, to be answered right after this one."""
+        available = self._available()
+        if available < 4:
+            return False
+        (size,) = _U32.unpack_from(self._buffer, self._start)
+        return available >= 4 + size
 
     def receive(self):
         """The next message body; None at end of input between messages."""
-        head = self._read(4)
-        if len(head) < 4:
-            if not head:
+        if not self._fill(4):
+            if not self._available():
                 return None
             raise EOFError("input ended inside a length prefix")
-        (size,) = _U32.unpack(head)
+        (size,) = _U32.unpack_from(self._buffer, self._start)
+        self._start += 4
         if size > MAX_REQUEST_BYTES:
             left = size
             while left > 0:
-                chunk = self._read(min(left, 1 << 20))
-                if not chunk:
+                if not self._fill(1):
                     raise EOFError("input ended inside a message")
-                left -= len(chunk)
+                taken = min(left, self._available())
+                self._start += taken
+                left -= taken
             return b""  # answered as a malformed request by the caller, with its size
-        body = self._read(size)
-        if len(body) < size:
+        if not self._fill(size):
             raise EOFError("input ended inside a message")
+        body = bytes(self._buffer[self._start:self._start + size])
+        self._start += size
         return body
 
     def send_parts(self, parts):
-        """Writes buffers that together form one whole message (length prefix included)."""
+        """Sends buffers that together form one whole message (length prefix included): now, or
+        with the answers to the requests already read."""
+        if self.request_waiting() and len(self._held) + len(parts) <= self.MAX_HELD_PARTS:
+            # Copied: a frame may be a view of memory the environment draws into again.
+            self._held.extend(bytes(part) if isinstance(part, memoryview) else part for part in parts)
+            return
+        self._held.extend(parts)
+        self.flush()
+
+    def flush(self):
+        """Writes the answers held back."""
+        parts, self._held = self._held, []
+        if not parts:
+            return
         if self._writev is None:
             parts = [b"".join(parts)]
         fd = self._fd_out
@@ -341,6 +392,11 @@ def _sequence_codec(parts, keys, where):
 # The worker
 
 
+# What one environment slot holds; `U` swaps these attributes of the Worker in and out.
+_SLOT_FIELDS = ("env", "env_id", "obs_codec", "act_codec", "_encode_obs", "_decode_action", "_step_length")
+_EMPTY_SLOT = (None, None, None, None, None, None, 0)
+
+
 class Worker:
     def __init__(self, channel, gym, np):
         self.channel = channel
@@ -350,8 +406,16 @@ class Worker:
         self.env_id = None
         self.obs_codec = None
         self.act_codec = None
+        self._encode_obs = None
+        self._decode_action = None
         self._step_length = 0
         self._probe_cache = {}
+        # Slots (PROTOCOL.md §2, `U`): the current one's state is in the attributes above, the
+        # others' (those holding an environment) here.
+        self._slot = 0
+        self._slots = {}
+        # A malformed `U` has no answer of its own: the next request is answered with this.
+        self._use_error = None
         self.handlers = {
             REQ_STEP: self.step, REQ_RESET: self.reset, REQ_RENDER: self.render,
             REQ_SAMPLE: self.sample, REQ_PING: self.ping, REQ_LIST: self.list_envs,
@@ -362,6 +426,15 @@ class Worker:
 
     def serve(self):
         """Answers requests until close or end of input; returns the exit status."""
+        try:
+            return self._serve()
+        finally:
+            try:
+                self.channel.flush()  # the answers held back, the close's included
+            except OSError:
+                pass
+
+    def _serve(self):
         receive = self.channel.receive
         handlers = self.handlers
         while True:
@@ -369,13 +442,19 @@ class Worker:
                 body = receive()
             except EOFError as exc:
                 sys.stderr.write("gym_server_worker: %s; exiting\n" % exc)
-                self._close_env()
+                self._close_all()
                 return EXIT_TRUNCATED
             if body is None:
-                self._close_env()
+                self._close_all()
                 return EXIT_OK
+            if body and body[0] == REQ_USE:
+                self._use(body)
+                continue
             handler = handlers.get(body[0]) if body else None
             try:
+                if self._use_error is not None:
+                    error, self._use_error = self._use_error, None
+                    raise error
                 if handler is None:
                     raise BadRequest(self._describe_bad_kind(body))
                 if handler(body) is False:
@@ -383,12 +462,36 @@ class Worker:
             except BadRequest as exc:
                 self.channel.send_error(exc)
             except BrokenPipeError:
-                self._close_env()
+                self._close_all()
                 raise
             except (Exception, SystemExit) as exc:
                 traceback.print_exc(file=sys.stderr)
                 sys.stderr.flush()
                 self.channel.send_error(exc)
+
+    def _use(self, body):
+        """`U`: makes the slot the payload names current (its environment, if it has one, the one
+        later requests act on). Never answered: a malformed one fails the next request instead."""
+        if len(body) != 5:
+            self._use_error = BadRequest("use: the payload must be a uint32 slot number, got %d bytes"
+                                         % (len(body) - 1))
+            return
+        (slot,) = _U32.unpack_from(body, 1)
+        if slot == self._slot:
+            return
+        attributes = self.__dict__
+        if self.env is not None:
+            self._slots[self._slot] = tuple(attributes[name] for name in _SLOT_FIELDS)
+        for name, value in zip(_SLOT_FIELDS, self._slots.pop(slot, _EMPTY_SLOT)):
+            attributes[name] = value
+        self._slot = slot
+
+    def _close_all(self):
+        """Closes every slot's environment, quietly (the end of input)."""
+        self._close_env()
+        for slot in list(self._slots):
+            self._use(REQ_USE.to_bytes(1, "little") + _U32.pack(slot))
+            self._close_env()
 
     @staticmethod
     def _describe_bad_kind(body):
@@ -498,8 +601,8 @@ class Worker:
 
     def make(self, body):
         if self.env is not None:
-            raise BadRequest("make: this worker already holds %s; start another worker for another "
-                             "environment" % self.env_id)
+            raise BadRequest("make: this slot already holds %s; choose another slot (U) or start another "
+                             "worker for another environment" % self.env_id)
         request = self._json_body(body, "make")
         unknown = set(request) - {"env_id", "kwargs", "render_mode"}
         if unknown:
@@ -670,14 +773,16 @@ class Worker:
             traceback.print_exc(file=sys.stderr)
 
     def close(self, body):
+        """Closes the current slot's environment; the worker exits when no slot holds one."""
+        others = bool(self._slots)
         try:
             self._close_env(quietly=False)
         except (Exception, SystemExit) as exc:
             traceback.print_exc(file=sys.stderr)
-            self.channel.send_error(exc, fatal=True)
-            return False
+            self.channel.send_error(exc, fatal=not others)
+            return None if others else False
         self.channel.send(ANS_OK)
-        return False
+        return None if others else False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ import GymRender
 /// a new worker and makes the environment again.
 public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
     public private(set) var worker: WorkerProcess
+    /// The worker's slot that holds this environment (a vector's sub-environments share workers).
+    public private(set) var slot: UInt32
+    /// The ticket of the call started and not yet finished.
+    private var pending: Int?
     /// The `make` request, kept to make the environment again in a new worker.
     let makeRequest: [UInt8]
     public let envID: String
@@ -27,32 +31,40 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
 
     /// Starts a worker and makes `envID` in it with `kwargs` (`gymnasium.make`'s). Blocks.
     public init(envID: String, kwargs: [String: JSON], configuration: WorkerConfiguration) throws(GymError) {
+        let worker = try WorkerProcess(configuration)
+        do {
+            try self.init(envID: envID, kwargs: kwargs, in: worker)
+        } catch {
+            worker.stop()
+            throw error
+        }
+    }
+
+    /// Makes `envID` in a new slot of `worker` (which the caller stops if this throws). Blocks.
+    public init(envID: String, kwargs: [String: JSON], in worker: WorkerProcess) throws(GymError) {
         var request: [String: JSON] = ["env_id": .string(envID), "render_mode": "auto"]
         if !kwargs.isEmpty { request["kwargs"] = .object(kwargs) }
         let makeRequest = JSONWriter.encode(.object(request))
-        let worker = try WorkerProcess(configuration)
+        let slot = worker.allocateSlot()
         let answer: JSON
         do {
-            answer = try JSONParser.parse(try worker.request(WorkerMessage.make, makeRequest, timeout: configuration.startTimeout))
+            answer = try JSONParser.parse(try worker.request(WorkerMessage.make, makeRequest, slot: slot, timeout: worker.configuration.startTimeout))
         } catch let error as GymError {
-            worker.stop()
             throw error
         } catch {
-            worker.stop()
             throw GymError.unavailable("The Python worker's make answer is not JSON: \(error)")
         }
         guard let details = answer.objectValue, let observation = details["observation_space"], let action = details["action_space"] else {
-            worker.stop()
             throw GymError.unavailable("The Python worker's make answer has no spaces")
         }
         do {
             observationWire = try WireSpace(description: observation)
             actionWire = try WireSpace(description: action)
         } catch {
-            worker.stop()
             throw GymError("\(envID) cannot be served: \(error.message)")
         }
         self.worker = worker
+        self.slot = slot
         self.makeRequest = makeRequest
         self.envID = envID
         self.details = details
@@ -87,11 +99,24 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         var request: [String: JSON] = [:]
         if let seed { request["seed"] = Int(exactly: seed).map(JSON.int) ?? .double(Double(seed)) }
         if let options { request["options"] = .object(options) }
-        try worker.start(WorkerMessage.reset, request.isEmpty ? [] : JSONWriter.encode(.object(request)))
+        pending = try worker.start(WorkerMessage.reset, request.isEmpty ? [] : JSONWriter.encode(.object(request)), slot: slot, holdBack: true)
+    }
+
+    /// Writes the calls started and held back, this slot's and the other slots' of its worker:
+    /// a vector's round goes to each worker in one write.
+    public mutating func sendStarted() {
+        worker.sendHeldBack()
+    }
+
+    /// The answer of the call started last.
+    private mutating func finishPending() throws(GymError) -> [UInt8] {
+        guard let ticket = pending else { throw GymError.unavailable("A bridged call was finished without being started") }
+        pending = nil
+        return try worker.finish(ticket)
     }
 
     public mutating func finishReset() throws(GymError) -> (observation: SpaceValue, info: [String: JSON]) {
-        let payload = try worker.finish()
+        let payload = try finishPending()
         return try Self.reading(payload) { (bytes) throws(GymError) in
             var offset = 0
             let info = try Self.info(bytes, &offset)
@@ -104,11 +129,11 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         var request = [UInt8]()
         request.reserveCapacity(actionWire.byteCount)
         try actionWire.encode(action, into: &request)
-        try worker.start(WorkerMessage.step, request)
+        pending = try worker.start(WorkerMessage.step, request, slot: slot, holdBack: true)
     }
 
     public mutating func finishStep() throws(GymError) -> StepResult {
-        let payload = try worker.finish()
+        let payload = try finishPending()
         return try Self.reading(payload) { (bytes) throws(GymError) in
             guard bytes.count >= 14 else { throw GymError.unavailable("The Python worker's step answer is too short") }
             var offset = 10
@@ -119,17 +144,28 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         }
     }
 
-    /// A new worker with the environment made again (after the old one died or hung).
+    /// The environment made again in a new worker, after the old one died or hung: in the
+    /// worker that already replaced it for another of its slots, if one did, so that a vector's
+    /// sub-environments keep sharing workers as they did.
     private mutating func restart() throws(GymError) {
-        worker.stop()
-        let fresh = try WorkerProcess(worker.configuration)
+        let old = worker
+        old.stop()
+        if let successor = old.successor, !successor.hasFailed {
+            let slot = successor.allocateSlot()
+            _ = try successor.request(WorkerMessage.make, makeRequest, slot: slot, timeout: successor.configuration.startTimeout)
+            (worker, self.slot, pending) = (successor, slot, nil)
+            return
+        }
+        let fresh = try WorkerProcess(old.configuration)
+        let slot = fresh.allocateSlot()
         do {
-            _ = try fresh.request(WorkerMessage.make, makeRequest, timeout: fresh.configuration.startTimeout)
+            _ = try fresh.request(WorkerMessage.make, makeRequest, slot: slot, timeout: fresh.configuration.startTimeout)
         } catch {
             fresh.stop()
             throw error
         }
-        worker = fresh
+        old.successor = fresh
+        (worker, self.slot, pending) = (fresh, slot, nil)
     }
 
     /// `withUnsafeBytes` keeping the body's typed error.
@@ -159,7 +195,7 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
 
     /// The `rgb_array` frame of the current state, of the environment's own size.
     public func currentFrame() throws(GymError) -> Canvas {
-        let payload = try worker.request(WorkerMessage.render)
+        let payload = try worker.request(WorkerMessage.render, slot: slot)
         guard let kind = payload.first else { throw GymError.unavailable("The Python worker's render answer is empty") }
         switch kind {
         case 1:
@@ -178,7 +214,7 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
     }
 
     public func renderANSI() -> String? {
-        guard renderMode == "ansi", let payload = try? worker.request(WorkerMessage.render), payload.first == 2 else { return nil }
+        guard renderMode == "ansi", let payload = try? worker.request(WorkerMessage.render, slot: slot), payload.first == 2 else { return nil }
         return String(decoding: payload.dropFirst(), as: UTF8.self)
     }
 

@@ -20,13 +20,20 @@ public struct WorkerConfiguration: Sendable {
     public var startTimeout: Double
     /// Extra environment variables for workers (tests set PYTHONPATH through their own environment).
     public var environment: [String: String]
+    /// The most worker processes a vector instance's sub-environments are spread over
+    /// (`--vector-worker-processes`; default: the cores): each process holds every P-th one.
+    public var processesPerVector: Int
 
-    public init(python: String, imports: [String] = [], requestTimeout: Double = 30, startTimeout: Double = 60, environment: [String: String] = [:]) {
+    public init(
+        python: String, imports: [String] = [], requestTimeout: Double = 30, startTimeout: Double = 60, environment: [String: String] = [:],
+        processesPerVector: Int? = nil
+    ) {
         self.python = python
         self.imports = imports
         self.requestTimeout = requestTimeout
         self.startTimeout = max(startTimeout, requestTimeout)
         self.environment = environment
+        self.processesPerVector = max(1, processesPerVector ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
@@ -38,12 +45,17 @@ public struct WorkerMessage: Sendable {
     public static let hello = UInt8(ascii: "H"), ok = UInt8(ascii: "K"), error = UInt8(ascii: "E")
     public static let list = UInt8(ascii: "L"), make = UInt8(ascii: "M"), reset = UInt8(ascii: "R"), step = UInt8(ascii: "S")
     public static let render = UInt8(ascii: "F"), sample = UInt8(ascii: "A"), ping = UInt8(ascii: "P"), close = UInt8(ascii: "C")
+    /// Makes a slot current; never answered.
+    public static let use = UInt8(ascii: "U")
 }
 
 /// A worker process (`gym_server_worker.py` run by the configured Python), its pipes and its
 /// stderr. Every method blocks its thread on the pipes: callers run them on threads of their own
-/// (`WorkerThread`), never on Swift's cooperative pool. One request at a time (the caller
-/// serialises); a worker that times out or dies is killed and never used again.
+/// (an instance's worker queue), never on Swift's cooperative pool, and one thread at a time.
+/// A worker holds one environment per slot (a vector's sub-environments share a few workers):
+/// requests are pipelined, each `start` returning a ticket whose answer `finish` reads, answers
+/// of earlier tickets being kept until asked for. A worker that times out or dies is killed and
+/// never used again.
 public final class WorkerProcess: @unchecked Sendable {
     // @unchecked: the descriptors and the read buffer are touched only by the one thread that
     // holds the request (the caller's serial queue); `failure` and the stderr tail are locked.
@@ -52,6 +64,20 @@ public final class WorkerProcess: @unchecked Sendable {
     private let answerFD: Int32
     private var buffer = [UInt8](repeating: 0, count: 65536)
     private var buffered = 0..<0
+    /// Requests written and not yet read, oldest first: their tickets, names and deadlines.
+    private var inFlight: [(ticket: Int, name: String, deadline: Double)] = []
+    private var inFlightStart = 0
+    /// Answers read before their ticket was asked for.
+    private var readAhead: [Int: (name: String, answer: WorkerMessage)] = [:]
+    private var nextTicket = 0
+    /// Requests started with `holdBack` and not yet written.
+    private var outbox: [UInt8] = []
+    /// The slot the worker acts on (as of the last request written), and the next one free.
+    private var currentSlot: UInt32 = 0
+    private var slotsAllocated: UInt32 = 0
+    /// The worker that replaced this one after it failed, for the other slots' environments to
+    /// move to (`BridgedEnvironment.restart`).
+    private let successorBox = Mutex<WorkerProcess?>(nil)
     private let state = Mutex<(failure: String?, reaped: Bool, status: Int32)>((nil, false, 0))
     private let stderrTail = StderrTail()
     public let configuration: WorkerConfiguration
@@ -121,41 +147,100 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Sends one request and returns the `K` answer's payload. An `E` answer throws its `error`
     /// text as a 400 (the environment raised); a death or a timeout throws `.unavailable` and
     /// leaves the worker killed.
-    public func request(_ kind: UInt8, _ payload: [UInt8] = [], timeout: Double? = nil) throws(GymError) -> [UInt8] {
-        try start(kind, payload, timeout: timeout)
-        return try finish()
+    public func request(_ kind: UInt8, _ payload: [UInt8] = [], slot: UInt32 = 0, timeout: Double? = nil) throws(GymError) -> [UInt8] {
+        try finish(start(kind, payload, slot: slot, timeout: timeout))
     }
 
-    /// The request sent and not yet answered: its name and deadline.
-    private var pending: (name: String, deadline: Double)?
+    /// A new slot for one more environment in this worker.
+    public func allocateSlot() -> UInt32 {
+        defer { slotsAllocated += 1 }
+        return slotsAllocated
+    }
 
-    /// The first half of `request`: sends it, and returns without waiting for the answer, so
-    /// that the caller can start other workers' requests meanwhile (a vector of bridged
-    /// environments keeps one in flight in every worker). `finish` reads the answer.
-    public func start(_ kind: UInt8, _ payload: [UInt8] = [], timeout: Double? = nil) throws(GymError) {
+    /// The worker started in this one's place after it failed, if one was.
+    public var successor: WorkerProcess? {
+        get { successorBox.withLock { $0 } }
+        set { successorBox.withLock { $0 = newValue } }
+    }
+
+    /// The first half of `request`: sends it (to `slot`'s environment), and returns its ticket
+    /// without waiting for the answer, so that the caller can send more meanwhile, to this worker
+    /// or others (a vector keeps a request in flight for every sub-environment). `finish` reads
+    /// the answer.
+    ///
+    /// With `holdBack`, the request waits in an outbox, to be written with the others started
+    /// after it in one write (`sendHeldBack`; `finish` writes it in any case): a worker woken
+    /// for each of a vector's requests would take the core from the thread still writing them.
+    public func start(_ kind: UInt8, _ payload: [UInt8] = [], slot: UInt32 = 0, timeout: Double? = nil, holdBack: Bool = false) throws(GymError) -> Int {
         if let failure = state.withLock({ $0.failure }) { throw GymError.unavailable(failure) }
-        guard pending == nil else { throw fail("A request was started before the answer of \(pending!.name) was read") }
         let name = Self.requestName(kind)
-        var message = [UInt8]()
-        message.reserveCapacity(5 + payload.count)
+        var message = outbox
+        outbox = []
+        message.reserveCapacity(message.count + 14 + payload.count)
+        if slot != currentSlot {
+            withUnsafeBytes(of: UInt32(5).littleEndian) { message.append(contentsOf: $0) }
+            message.append(WorkerMessage.use)
+            withUnsafeBytes(of: slot.littleEndian) { message.append(contentsOf: $0) }
+        }
         withUnsafeBytes(of: UInt32(payload.count + 1).littleEndian) { message.append(contentsOf: $0) }
         message.append(kind)
         message.append(contentsOf: payload)
         let deadline = Self.now() + (timeout ?? configuration.requestTimeout)
-        try send(message, deadline: deadline, doing: name)
-        pending = (name, deadline)
+        currentSlot = slot
+        let ticket = nextTicket
+        nextTicket += 1
+        if holdBack {
+            outbox = message
+        } else {
+            try send(message, deadline: deadline, doing: name)
+        }
+        inFlight.append((ticket, name, deadline))
+        return ticket
     }
 
-    /// The second half of `request`: the answer of the request `start` sent.
-    public func finish() throws(GymError) -> [UInt8] {
-        guard let (name, deadline) = pending else { throw fail("An answer was read with no request under way") }
-        pending = nil
-        let answer = try receive(deadline: deadline, doing: name)
+    /// Writes the requests `start` held back, if any. A failure marks the worker failed: the
+    /// finishes of those requests throw it.
+    public func sendHeldBack() {
+        guard !outbox.isEmpty else { return }
+        let message = outbox
+        outbox = []
+        let (name, deadline) = inFlight.last.map { ($0.name, $0.deadline) } ?? ("a request", Self.now() + configuration.requestTimeout)
+        do {
+            try send(message, deadline: deadline, doing: name)
+        } catch {
+            // Marked failed by `send`; the finishes say so.
+        }
+    }
+
+    /// The second half of `request`: the answer of the request `start` gave `ticket`. Answers
+    /// come in the order the requests went; those of earlier tickets are kept for their turn.
+    public func finish(_ ticket: Int) throws(GymError) -> [UInt8] {
+        if let (name, answer) = readAhead.removeValue(forKey: ticket) { return try Self.payload(of: answer, name) }
+        sendHeldBack()
+        if let failure = state.withLock({ $0.failure }) { throw GymError.unavailable(failure) }
+        guard inFlight[inFlightStart...].contains(where: { $0.ticket == ticket }) else {
+            throw fail("An answer was read for a request that was not sent, or was read before")
+        }
+        while true {
+            let (oldest, name, deadline) = inFlight[inFlightStart]
+            let answer = try receive(deadline: deadline, doing: name)
+            inFlightStart += 1
+            if inFlightStart == inFlight.count {
+                inFlight.removeAll(keepingCapacity: true)
+                inFlightStart = 0
+            }
+            if oldest == ticket { return try Self.payload(of: answer, name) }
+            readAhead[oldest] = (name, answer)
+        }
+    }
+
+    /// A `K` answer's payload; an `E` answer thrown.
+    private static func payload(of answer: WorkerMessage, _ name: String) throws(GymError) -> [UInt8] {
         switch answer.kind {
         case WorkerMessage.ok: return answer.payload
-        case WorkerMessage.error: throw GymError(Self.errorMessage(answer.payload))
+        case WorkerMessage.error: throw GymError(errorMessage(answer.payload))
         default:
-            throw fail("The Python worker answered \(name) with an unknown message kind \(answer.kind)")
+            throw GymError.unavailable("The Python worker answered \(name) with an unknown message kind \(answer.kind)")
         }
     }
 
@@ -169,7 +254,12 @@ public final class WorkerProcess: @unchecked Sendable {
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN {
-                try wait(for: requestFD, events: Int16(POLLOUT), deadline: deadline, doing: name)
+                // The request pipe is full: the worker is busy, perhaps blocked writing answers
+                // to requests already sent. Reading those meanwhile keeps both from waiting on
+                // each other.
+                if try wait(for: requestFD, events: Int16(POLLOUT), orAnswers: !inFlight.isEmpty, deadline: deadline, doing: name) {
+                    try readAvailable(doing: name)
+                }
                 continue
             }
             throw died(doing: name)
@@ -194,39 +284,52 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// Reads until `count` bytes are buffered, growing the buffer for large answers (frames).
     private func fill(_ count: Int, deadline: Double, doing name: String) throws(GymError) {
-        if buffered.count >= count { return }
-        if buffered.lowerBound + count > buffer.count {
-            // Move what is buffered to the front, and grow if it still does not fit.
-            let pending = Array(buffer[buffered])
-            if count > buffer.count { buffer = [UInt8](repeating: 0, count: max(count, buffer.count * 2)) }
-            buffer.replaceSubrange(0..<pending.count, with: pending)
-            buffered = 0..<pending.count
-        }
         while buffered.count < count {
+            reserve(count - buffered.count)
+            if try !readAvailable(doing: name) {
+                _ = try wait(for: answerFD, events: Int16(POLLIN), orAnswers: false, deadline: deadline, doing: name)
+            }
+        }
+    }
+
+    /// Room for `count` more bytes after what is buffered: what is buffered moved to the front,
+    /// the buffer grown if it still does not fit.
+    private func reserve(_ count: Int) {
+        guard buffered.upperBound + count > buffer.count else { return }
+        let pending = Array(buffer[buffered])
+        if pending.count + count > buffer.count { buffer = [UInt8](repeating: 0, count: max(pending.count + count, buffer.count * 2)) }
+        buffer.replaceSubrange(0..<pending.count, with: pending)
+        buffered = 0..<pending.count
+    }
+
+    /// Reads what the answer pipe holds into the buffer; false if it held nothing.
+    @discardableResult
+    private func readAvailable(doing name: String) throws(GymError) -> Bool {
+        while true {
+            if buffered.upperBound == buffer.count { reserve(buffer.count / 2) }
             let end = buffered.upperBound
             let n = buffer.withUnsafeMutableBytes { read(answerFD, $0.baseAddress! + end, $0.count - end) }
             if n > 0 {
                 buffered = buffered.lowerBound..<(end + n)
-                continue
+                return true
             }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EAGAIN {
-                try wait(for: answerFD, events: Int16(POLLIN), deadline: deadline, doing: name)
-                continue
-            }
+            if n < 0 && errno == EAGAIN { return false }
             throw died(doing: name)
         }
     }
 
-    private func wait(for fd: Int32, events: Int16, deadline: Double, doing name: String) throws(GymError) {
+    /// Waits until `fd` is ready for `events`, or (`orAnswers`) the answer pipe has something
+    /// to read: true in that second case.
+    private func wait(for fd: Int32, events: Int16, orAnswers: Bool, deadline: Double, doing name: String) throws(GymError) -> Bool {
         while true {
             let remaining = deadline - Self.now()
             if remaining <= 0 {
                 throw fail("The Python worker (pid \(pid)) did not answer \(name) within \(Self.seconds(configuration.requestTimeout)) s (--worker-timeout): it was stopped. Reset the instance to start a new worker, or close it")
             }
-            var descriptor = pollfd(fd: fd, events: events, revents: 0)
-            let ready = poll(&descriptor, 1, Int32(min(remaining * 1000, 1_000_000)) + 1)
-            if ready > 0 { return }
+            var descriptors = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: answerFD, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&descriptors, orAnswers ? 2 : 1, Int32(min(remaining * 1000, 1_000_000)) + 1)
+            if ready > 0 { return orAnswers && descriptors[1].revents != 0 }
             if ready < 0 && errno != EINTR { throw died(doing: name) }
         }
     }
@@ -267,9 +370,12 @@ public final class WorkerProcess: @unchecked Sendable {
         }
         if !alreadyDone {
             if !failed {
+                // `C` closes the current slot's environment (reporting on stderr if that raises);
+                // the end of input then closes the other slots' and ends the worker.
                 let close = [UInt8]([1, 0, 0, 0, WorkerMessage.close])
                 _ = close.withUnsafeBytes { write(requestFD, $0.baseAddress!, 4 + 1) }
             }
+            closeRequests()
             if reap(waiting: 2) == nil {
                 kill(-pid, SIGTERM)
                 kill(pid, SIGTERM)
@@ -285,11 +391,17 @@ public final class WorkerProcess: @unchecked Sendable {
         closeDescriptors()
     }
 
-    private let descriptorsClosed = Atomic<Bool>(false)
+    private let requestsClosed = Atomic<Bool>(false)
+    private let answersClosed = Atomic<Bool>(false)
+
+    private func closeRequests() {
+        guard !requestsClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        close(requestFD)
+    }
 
     private func closeDescriptors() {
-        guard !descriptorsClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        close(requestFD)
+        closeRequests()
+        guard !answersClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         close(answerFD)
     }
 
@@ -366,6 +478,7 @@ public final class WorkerProcess: @unchecked Sendable {
         case WorkerMessage.sample: return "sample"
         case WorkerMessage.ping: return "ping"
         case WorkerMessage.close: return "close"
+        case WorkerMessage.use: return "use"
         default: return "a request"
         }
     }

@@ -65,9 +65,19 @@ extension Environment {
 /// sub-environment's call before finishing any (`VectorEnvironment`), so that their processes
 /// work at once: one round of messages in flight, not one after another. `reset` and `step` are
 /// a start and a finish.
+///
+/// An environment may hold started calls back to send several in one go (a worker process
+/// holding several sub-environments takes their round in one write): `sendStarted` sends them,
+/// and a finish sends its own call first if it has not gone yet.
 public protocol SplitCallEnvironment: Environment {
     mutating func startReset(seed: UInt64?, options: [String: JSON]?) throws(GymError)
     mutating func finishReset() throws(GymError) -> (observation: SpaceValue, info: [String: JSON])
     mutating func startStep(_ action: SpaceValue) throws(GymError)
     mutating func finishStep() throws(GymError) -> StepResult
+    /// Sends the calls started and held back; a failure to send is what their finishes throw.
+    mutating func sendStarted()
+}
+
+extension SplitCallEnvironment {
+    public mutating func sendStarted() {}
 }

@@ -106,6 +106,13 @@ public struct WrappedEnvironment: Sendable {
         try split { (env) throws(GymError) in try env.startStep(action) }
     }
 
+    /// Sends the calls started and held back (`SplitCallEnvironment.sendStarted`).
+    public mutating func sendStarted() {
+        guard var split = env as? any SplitCallEnvironment else { return }
+        split.sendStarted()
+        env = split
+    }
+
     /// `step`'s second half.
     public mutating func finishStep() throws(GymError) -> StepResult {
         completed(try split { (env) throws(GymError) in try env.finishStep() })

@@ -154,7 +154,7 @@ public final class EnvironmentManager: Sendable {
         // Workers count toward the limits: refused before any starts.
         try table.withLock { table throws in try checkLimits(table, owner: owner) }
         let envs = try await BlockingWork.run { () throws -> [WrappedEnvironment] in
-            try Self.make(count) { () throws in try bridge.make(envID, kwargs: kwargs) }
+            try bridge.make(envID, kwargs: kwargs, count: count)
         }
         return try build(call, envs: envs, owner: owner, idStyle: idStyle)
     }

@@ -115,6 +115,11 @@ struct GymServerCommand: AsyncParsableCommand {
     var workerTimeout: Double = 30
 
     @Option(
+        name: .customLong("vector-worker-processes"),
+        help: "The most Python worker processes a bridged vector instance's sub-environments are spread over (default: the number of cores); each process steps its share one after the other, all processes at once. Raise it for environments that wait rather than compute.")
+    var vectorWorkerProcesses: Int?
+
+    @Option(
         name: .customLong("access-log"),
         help: "Write a line per request (time, method, path, status, bytes, microseconds, key name, transport) to this file ('-': standard output); SIGHUP reopens it. Off by default.")
     var accessLog: String?
@@ -168,6 +173,9 @@ struct GymServerCommand: AsyncParsableCommand {
         }
         if let accessLog, accessLog.isEmpty {
             throw ValidationError("--access-log needs a file name, or '-' for standard output")
+        }
+        if let vectorWorkerProcesses, !(1...1024).contains(vectorWorkerProcesses) {
+            throw ValidationError("--vector-worker-processes must be from 1 to 1024, got \(vectorWorkerProcesses)")
         }
         guard workerTimeout > 0, workerTimeout <= 86400 else {
             throw ValidationError("--worker-timeout must be more than 0 and at most 86400 seconds")
@@ -232,7 +240,7 @@ struct GymServerCommand: AsyncParsableCommand {
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
             allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
             keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
-            workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout) })
+            workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout, processesPerVector: vectorWorkerProcesses) })
         configuration.accessLogPath = accessLog
         configuration.fleet = try fleet()
         configuration.publicPort = publicPort

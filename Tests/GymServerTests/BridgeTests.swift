@@ -19,10 +19,10 @@ enum BridgeTestPython {
     static let testsFolder = repository.appendingPathComponent("bridge/tests").path
 
     /// Workers that import the test environments (`GymServerTest/*`).
-    static func configuration(timeout: Double = 30) -> WorkerConfiguration {
+    static func configuration(timeout: Double = 30, processesPerVector: Int = 2) -> WorkerConfiguration {
         WorkerConfiguration(
             python: path ?? "python3", imports: ["gym_server_test_envs"], requestTimeout: timeout,
-            environment: ["PYTHONPATH": testsFolder])
+            environment: ["PYTHONPATH": testsFolder], processesPerVector: processesPerVector)
     }
 
     /// In-process Gymnasium's episode (bridge/tests/reference_episode.py).
@@ -112,8 +112,10 @@ struct BridgeWireTests {
 
 @Suite("Bridged environments: Gymnasium through Python workers", .serialized, .enabled(if: BridgeTestPython.available, "set GYM_TEST_PYTHON to a Python with gymnasium, box2d and pygame"))
 struct BridgeTests {
-    func harness(timeout: Double = 30, limits: ServerLimits = ServerLimits()) -> APIHarness {
-        APIHarness(limits: limits, bridge: PythonBridge(configuration: BridgeTestPython.configuration(timeout: timeout)))
+    func harness(timeout: Double = 30, limits: ServerLimits = ServerLimits(), processesPerVector: Int = 2) -> APIHarness {
+        APIHarness(
+            limits: limits,
+            bridge: PythonBridge(configuration: BridgeTestPython.configuration(timeout: timeout, processesPerVector: processesPerVector)))
     }
 
     /// Steps `envID` through the API and through in-process Gymnasium with the same seed and
@@ -216,7 +218,8 @@ struct BridgeTests {
 
     @Test("a bridged vector keeps one call in flight in every worker: its resets, steps and same-step autoresets overlap")
     func vectorCallsOverlap() async throws {
-        let harness = harness()
+        // A worker process per sub-environment (--vector-worker-processes 3).
+        let harness = harness(processesPerVector: 3)
         try await harness.run { api in
             // 0.2 s per call: one after the other, no two calls' intervals could overlap.
             let created = try await api.post("/v1/envs/", ["env_id": "GymServerTest/Slow-v0", "num_envs": 3, "autoreset_mode": "same_step"])
@@ -238,6 +241,63 @@ struct BridgeTests {
             #expect(overlap(ending.json["info"]), "autoresets: \(ending.json)")
             let finalInfo = ending.json["info"]?["final_info"]
             #expect(overlap(finalInfo), "the steps that ended: \(String(describing: finalInfo))")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("a vector's sub-environments share --vector-worker-processes workers, step as native ones do, and move to one new worker together after a crash")
+    func vectorSharesWorkers() async throws {
+        let harness = harness(processesPerVector: 2)
+        try await harness.run { api in
+            // Slow-v0 takes 0.2 s a call: 2 workers for 3 sub-environments, so a round of calls
+            // takes two turns of the busier worker, and the two workers' turns overlap.
+            let slow = try await api.post("/v1/envs/", ["env_id": "GymServerTest/Slow-v0", "num_envs": 3])
+            let slowID = try #require(slow.json["instance_id"]?.stringValue, "\(slow.json)")
+            #expect(BridgeTestPython.workerCount() == 2)
+            let reset = try await api.post("/v1/envs/\(slowID)/reset/", ["seed": 1])
+            let started = (reset.json["info"]?["started"]?.arrayValue ?? []).compactMap { $0.doubleValue }
+            let ended = (reset.json["info"]?["ended"]?.arrayValue ?? []).compactMap { $0.doubleValue }
+            try #require(started.count == 3 && ended.count == 3, "\(reset.json)")
+            // Sub-environments 0 and 2 share a worker: one after the other; 1 overlaps them.
+            #expect(started[2] >= ended[0] - 0.001, "\(started) \(ended)")
+            #expect(started[1] < ended[0] && started[0] < ended[1], "\(started) \(ended)")
+            _ = try await api.post("/v1/envs/\(slowID)/close/")
+            #expect(BridgeTestPython.workerCount() == 0)
+
+            // Five bridged CartPoles in two workers against five native ones, autoresets included.
+            let bridged = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium", "num_envs": 5])
+            let id = try #require(bridged.json["instance_id"]?.stringValue, "\(bridged.json)")
+            let nativeAnswer = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "num_envs": 5])
+            let native = try #require(nativeAnswer.json["instance_id"]?.stringValue)
+            #expect(BridgeTestPython.workerCount() == 2)
+            func compare(steps: Int, from first: Int) async throws {
+                for t in first..<(first + steps) {
+                    let action: JSON = .array((0..<5).map { i in .int((t / (i + 2)) % 2) })
+                    let a = try await api.post("/v1/envs/\(id)/step/", ["action": action])
+                    let b = try await api.post("/v1/envs/\(native)/step/", ["action": action])
+                    #expect(a.status == .ok, "\(a.json)")
+                    #expect(a.json["observation"] == b.json["observation"] && a.json["reward"] == b.json["reward"], "step \(t)")
+                    #expect(a.json["terminated"] == b.json["terminated"] && a.json["truncated"] == b.json["truncated"], "step \(t)")
+                }
+            }
+            for instance in [id, native] { #expect(try await api.post("/v1/envs/\(instance)/reset/", ["seed": 7]).status == .ok) }
+            try await compare(steps: 60, from: 0)
+            // Kill the worker of sub-environments 0, 2 and 4: the vector answers 503 until a
+            // reset, which makes all three again in one new worker.
+            let before = Set(BridgeTestPython.workerPIDs())
+            kill(try #require(before.min()), SIGKILL)
+            let dead = try await api.post("/v1/envs/\(id)/step/", ["action": [0, 0, 0, 0, 0]])
+            expectErrorContaining(dead, ["The Python worker", "died during step"], status: .serviceUnavailable)
+            for instance in [id, native] {
+                let again = try await api.post("/v1/envs/\(instance)/reset/", ["seed": 8])
+                #expect(again.status == .ok, "\(again.json)")
+            }
+            let after = Set(BridgeTestPython.workerPIDs())
+            #expect(after.count == 2 && after.intersection(before).count == 1, "\(before) -> \(after)")
+            try await compare(steps: 40, from: 60)
+            let frame = try await api.post("/v1/envs/\(id)/step/", ["action": [0, 1, 0, 1, 0], "render": true])
+            #expect(frame.status == .ok && frame.json["render"] != nil, "\(frame.json)")
             await harness.manager.closeAll()
         }
         #expect(BridgeTestPython.workerCount() == 0)

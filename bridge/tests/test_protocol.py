@@ -16,7 +16,7 @@ import pytest
 
 import gym_server_test_envs  # noqa: F401  (registers GymServerTest/*)
 from inprocess import info_text, to_plain
-from worker_client import TESTS_DIR, WORKER_PATH, WorkerError, WorkerGone
+from worker_client import CLOSE, TESTS_DIR, WORKER_PATH, WorkerError, WorkerGone
 
 
 def error_of(call, *args, **kwargs):
@@ -202,7 +202,8 @@ def test_make_errors_leave_the_worker_serving(worker):
             assert str(error) == message
     worker.make("CartPole-v1")
     assert str(error_of(worker.make, "CartPole-v1")) == (
-        "BadRequest: make: this worker already holds CartPole-v1; start another worker for another environment")
+        "BadRequest: make: this slot already holds CartPole-v1; choose another slot (U) or start another "
+        "worker for another environment")
     worker.reset(seed=0)
     worker.step(1)
 
@@ -339,6 +340,98 @@ def test_cartpole_frame_shape(worker):
     local = gym.make("CartPole-v1", render_mode="rgb_array")
     local.reset(seed=0)
     assert frame.shape == (400, 600, 3) and frame.tobytes() == local.render().tobytes()
+
+
+# -- slots: several environments in one worker
+
+
+def test_slots_hold_their_own_environments(worker):
+    """Two CartPoles and a FrozenLake in three slots of one worker, stepped in turns, equal three
+    environments in process."""
+    ids = ["CartPole-v1", "FrozenLake-v1", "CartPole-v1"]
+    local = [gym.make(env_id) for env_id in ids]
+    layouts = []
+    for slot, env_id in enumerate(ids):
+        worker.use(slot)
+        worker.make(env_id)
+        layouts.append((worker.obs_layout, worker.act_layout))
+        obs, _, _ = worker.reset(seed=10 + slot)
+        expected, _ = local[slot].reset(seed=10 + slot)
+        assert np.array_equal(np.asarray(obs), np.asarray(expected))
+    for t in range(40):
+        for slot in (2, 0, 1):
+            worker.use(slot)
+            worker.obs_layout, worker.act_layout = layouts[slot]
+            action = (t + slot) % (2 if ids[slot].startswith("Cart") else 4)
+            obs, reward, terminated, truncated, _ = worker.step(action)[:5]
+            expected = local[slot].step(action)
+            assert np.array_equal(np.asarray(obs), np.asarray(expected[0])) and reward == expected[1]
+            assert (terminated, truncated) == (expected[2], expected[3])
+            if terminated or truncated:
+                worker.reset(seed=t)
+                local[slot].reset(seed=t)
+
+
+def test_pipelined_requests_are_answered_in_order(worker):
+    """Requests for several slots written at once (as gym-server sends a vector's round) are
+    answered one by one, in order, each by its own slot's environment."""
+    for slot in range(4):
+        worker.use(slot)
+        worker.make("CartPole-v1")
+    local = [gym.make("CartPole-v1") for _ in range(4)]
+    messages = []
+    for slot in range(4):
+        messages += [(ord("U"), struct.pack("<I", slot)), (ord("R"), json.dumps({"seed": slot}).encode())]
+    answers = worker.pipelined(messages)
+    assert [kind for kind, _ in answers] == [ord("K")] * 4
+    for slot, (_, body) in enumerate(answers):
+        (info_length,) = struct.unpack_from("<I", body, 0)
+        observation = np.frombuffer(bytes(body[4 + info_length:]), np.float32)
+        assert np.array_equal(observation, local[slot].reset(seed=slot)[0])
+    messages = []
+    for slot in (3, 1, 2, 0):
+        messages += [(ord("U"), struct.pack("<I", slot)), (ord("S"), struct.pack("<q", slot % 2))]
+    # an error in the middle is answered in its place and the rest go on
+    messages.insert(4, (ord("S"), b"\x01"))
+    answers = worker.pipelined(messages)
+    assert [kind for kind, _ in answers] == [ord("K"), ord("K"), ord("E"), ord("K"), ord("K")]
+    assert "the action must be 8 bytes, got 1" in json.loads(bytes(answers[2][1]))["error"]
+    for (slot, (_, body)) in zip((3, 1, 2, 0), answers[:2] + answers[3:]):
+        expected = local[slot].step(slot % 2)[0]
+        assert np.array_equal(np.frombuffer(bytes(body[-16:]), np.float32), expected)
+
+
+def test_a_malformed_use_fails_the_next_request_only(worker):
+    worker.make("CartPole-v1")
+    worker.send_raw(struct.pack("<I", 3) + b"U\x01\x00")
+    error = error_of(worker.ping)
+    assert str(error) == "BadRequest: use: the payload must be a uint32 slot number, got 2 bytes"
+    worker.ping()
+    worker.reset(seed=0)  # still slot 0's CartPole
+
+
+def test_close_of_one_slot_keeps_the_others_and_the_last_ends_the_worker(worker):
+    for slot in (0, 5):
+        worker.use(slot)
+        worker.make("CartPole-v1")
+        worker.reset(seed=slot)
+    worker.use(5)
+    worker.request(CLOSE)
+    assert worker.process.poll() is None
+    error = error_of(worker.reset)
+    assert "no environment yet" in str(error)
+    worker.use(0)
+    worker.step(0)
+    assert worker.close() == 0
+
+
+def test_eof_closes_every_slot(worker):
+    for slot in (0, 1, 2):
+        worker.use(slot)
+        worker.make("CartPole-v1")
+    worker.process.stdin.close()
+    assert wait_exit(worker) == 0
+    assert "Traceback" not in worker.stderr_text()
 
 
 # -- the end of a worker

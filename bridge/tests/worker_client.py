@@ -16,7 +16,7 @@ BRIDGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER_PATH = os.environ.get("GYM_SERVER_WORKER") or os.path.join(BRIDGE_DIR, "gym_server_worker.py")
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
-LIST, MAKE, RESET, STEP, RENDER, SAMPLE, PING, CLOSE = b"LMRSFAPC"
+LIST, MAKE, RESET, STEP, RENDER, SAMPLE, PING, CLOSE, USE = b"LMRSFAPCU"
 HELLO, OK, ERROR = b"HKE"
 
 _U32 = struct.Struct("<I")
@@ -162,6 +162,21 @@ class WorkerClient:
             raise WorkerError(json.loads(bytes(body)))
         assert answer == OK, "answer kind %r" % chr(answer)
         return body
+
+    @staticmethod
+    def use_message(slot):
+        """The `U` message that makes `slot` current (it has no answer)."""
+        return _U32.pack(5) + bytes([USE]) + _U32.pack(slot)
+
+    def use(self, slot):
+        self.send_raw(self.use_message(slot))
+
+    def pipelined(self, messages):
+        """Writes every (kind, payload) message at once, then reads one answer per message that is
+        not a `U`: (kind, payload) pairs, errors included, in order."""
+        data = b"".join(_U32.pack(len(payload) + 1) + bytes([kind]) + payload for kind, payload in messages)
+        self.send_raw(data)
+        return [self._receive() for kind, _ in messages if kind != USE]
 
     # -- requests
 

@@ -180,6 +180,7 @@ public struct VectorEnvironment: Sendable {
                 failure = error
             }
         }
+        for i in started { envs[i].sendStarted() }
         for i in started {
             do {
                 results[i] = try envs[i].finishReset()
@@ -315,6 +316,7 @@ public struct VectorEnvironment: Sendable {
                 outcomes[i].error = error
             }
         }
+        for i in 0..<n where started[i] { envs[i].sendStarted() }
         var resets: [Int] = []
         for i in 0..<n where started[i] {
             do {
@@ -343,6 +345,7 @@ public struct VectorEnvironment: Sendable {
                 outcomes[i].error = error
             }
         }
+        for i in resetting { envs[i].sendStarted() }
         for i in resetting {
             do {
                 let (observation, info) = try envs[i].finishReset()
