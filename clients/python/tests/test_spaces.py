@@ -182,3 +182,37 @@ def test_packed_arrays_read_as_json_values_do(space):
 def test_bad_packed_arrays(value, message):
     with pytest.raises(ProtocolError, match=message):
         read_value(spaces.Box(0.0, 1.0, (2,), dtype=np.float32), value)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [spaces.Box(-1.0, 1.0, (3, 4), dtype=np.float32), spaces.Box(0, 255, (2, 5, 3), dtype=np.uint8),
+     spaces.MultiDiscrete([4, 4, 4]), spaces.MultiBinary([3, 2]), spaces.Box(-1.0, 1.0, (3,), dtype=np.float64)],
+    ids=lambda space: f"{type(space).__name__}{space.shape}{space.dtype}",
+)
+def test_a_shards_fast_reading_of_a_step_equals_read_value(space):
+    """Shard reads a step's packed observations, rewards and flags in place when they are in the
+    server's own form: the same arrays as read_value's, writable; any other form goes to
+    read_value, whose errors stay what they were."""
+    from gym_server_client.shards import Shard
+
+    shard = Shard(0, 1, 0, 3, api=None, websocket=None)
+    shard.observation_space = space
+    space.seed(5)
+    for _ in range(3):
+        sample = space.sample()
+        read = shard._observations(packed(sample))
+        assert read.dtype == space.dtype and read.shape == space.shape and read.flags.writeable
+        assert np.array_equal(read, read_value(space, packed(sample)))
+        assert np.array_equal(read, sample)
+    rewards = np.array([1.5, -2.0, 0.25])
+    flags = np.array([True, False, True])
+    for values, dtype in ((rewards, np.float64), (flags, np.bool_)):
+        column = shard._column(packed(values), dtype, "reward")
+        assert column.dtype == dtype and column.flags.writeable and np.array_equal(column, values)
+    with pytest.raises(ProtocolError, match="expected a packed array of shape"):
+        shard._column({"dtype": "<f8", "shape": [2], "data": bytes(16)}, np.float64, "reward")
+    wrong = packed(space.sample())
+    wrong["shape"] = [1] + wrong["shape"]
+    with pytest.raises(ProtocolError, match="shape"):
+        shard._observations(wrong)

@@ -19,6 +19,8 @@ the N sub-environments (:func:`join_infos`).
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +35,10 @@ from .transport import HttpApi, WebSocketTransport, create_params, created_insta
 T = TypeVar("T")
 
 _STEP_KEYS = ("observation", "reward", "terminated", "truncated")
+_STEP_KEY_SET = frozenset(_STEP_KEYS)
+# The dtypes gym-server packs rewards and flags as (MessagePack answers), when numpy's native
+# order is little-endian.
+_PACKED_DTYPES = {np.float64: "<f8", np.bool_: "|b1"} if sys.byteorder == "little" else {}
 
 
 def shard_sizes(num_envs: int, shards: Any) -> list[int]:
@@ -66,6 +72,11 @@ class Shard:
         # Set once the spaces are known: this shard's batched observation space and the single one.
         self.observation_space: gym.Space | None = None
         self.single_observation_space: gym.Space | None = None
+        # The step's request head over REST with MessagePack answers, made at the first step.
+        self._step_head: bytes | None = None
+        self._step_path = ""
+        # The packed form of the observations (_packed_form), found at the first step.
+        self._packed_form: tuple[Any, ...] | None = None
 
     def describe(self) -> str:
         """How errors name the shard."""
@@ -126,13 +137,22 @@ class Shard:
         if self.websocket is not None:
             self.websocket.begin_call("step", {"instance_id": self._id(), "action": actions, "full": True})
             finish, route = self.websocket.finish_call, "ws step"
+        elif accept == "msgpack":
+            # The trainer's path: the head made once, the body in one dumps.
+            if self._step_head is None:
+                self._step_path = instance_path(self._id(), "step/")
+                self._step_head = self.api.post_head(self._step_path, "msgpack")
+            self.api.begin_post(self._step_head, b'{"action": %s}' % json.dumps(actions).encode("utf-8"), self._step_path, accept)
+            finish, route = self.api.finish_request, "step"
         else:
             finish, route = self.begin_post("step/", {"action": actions}, accept), "step"
 
         def read() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-            answer = expect_keys(finish(), _STEP_KEYS, route)
+            answer = finish()
+            if type(answer) is not dict or answer.keys() < _STEP_KEY_SET:
+                answer = expect_keys(answer, _STEP_KEYS, route)
             return (
-                read_value(self.observation_space, answer["observation"]),
+                self._observations(answer["observation"]),
                 self._column(answer["reward"], np.float64, "reward"),
                 self._column(answer["terminated"], np.bool_, "terminated"),
                 self._column(answer["truncated"], np.bool_, "truncated"),
@@ -162,8 +182,26 @@ class Shard:
         finally:
             self.api.close()
 
+    def _observations(self, value: Any) -> Any:
+        """A step's observations: a packed array of an array space in the server's own form read
+        in place (and copied), anything else by read_value."""
+        form = self._packed_form
+        if form is None:
+            form = self._packed_form = _packed_form(self.observation_space)
+        if form and type(value) is dict:
+            data = value.get("data")
+            if type(data) is bytes and value.get("dtype") == form[0] and value.get("shape") == form[1] and len(data) == form[2]:
+                return np.frombuffer(data, dtype=form[3]).reshape(form[4]).copy()
+        return read_value(self.observation_space, value)
+
     def _column(self, values: Any, dtype: type, what: str) -> np.ndarray:
         """rewards, terminated or truncated: a packed array (MessagePack) or a list (JSON)."""
+        if type(values) is dict:
+            data = values.get("data")
+            if (type(data) is bytes and values.get("dtype") == _PACKED_DTYPES.get(dtype)
+                    and values.get("shape") == [self.num_envs] and len(data) == self.num_envs * np.dtype(dtype).itemsize):
+                # The server's own form (little-endian float64 and bool): read in place, copied.
+                return np.frombuffer(data, dtype=dtype).copy()
         if isinstance(values, Mapping):
             return unpack_array(values, np.dtype(dtype), (self.num_envs,), what)
         if not isinstance(values, list) or len(values) != self.num_envs:
@@ -176,6 +214,22 @@ class Shard:
         if self.instance_id is None:
             raise RuntimeError(f"{self.describe()} has no instance")
         return self.instance_id
+
+
+def _packed_form(space: gym.Space | None) -> tuple[Any, ...]:
+    """How gym-server packs values of an array space (Box, MultiDiscrete, MultiBinary) in
+    MessagePack: ``(dtype string, shape list, byte count, dtype, shape)``; empty for other
+    spaces, and where numpy's native order is not little-endian."""
+    if not isinstance(space, (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)) or sys.byteorder != "little":
+        return ()
+    dtype = np.dtype(space.dtype)
+    if dtype.byteorder not in "=<|" or dtype.kind not in "biuf":
+        return ()
+    shape = tuple(int(n) for n in space.shape)
+    count = 1
+    for n in shape:
+        count *= n
+    return (dtype.newbyteorder("<").str if dtype.itemsize > 1 else dtype.str, list(shape), count * dtype.itemsize, dtype, shape)
 
 
 def gather(shards: Sequence[Shard], begin: Callable[[Shard], Callable[[], T]]) -> list[T]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space, iterate
 
@@ -185,6 +186,10 @@ class RemoteVectorEnv(RecordedInstance, gym.vector.VectorEnv):
         try:
             self.single_observation_space, self.observation_space = self._spaces("observation_space")
             self.single_action_space, self.action_space = self._spaces("action_space")
+            # The shape an array of actions has when one tolist() makes the request's list.
+            self._array_actions = (
+                self.action_space.shape if isinstance(self.action_space, (spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)) else None
+            )
         except BaseException:
             self.close()
             raise
@@ -289,7 +294,10 @@ class RemoteVectorEnv(RecordedInstance, gym.vector.VectorEnv):
         """POST step/ with ``{action: [N actions]}``."""
         self._check_open()
         try:
-            per_env = [to_json(a) for a in iterate(self.action_space, actions)]
+            if type(actions) is np.ndarray and actions.shape == self._array_actions:
+                per_env = actions.tolist()  # what iterate and to_json make of it, in one call
+            else:
+                per_env = [to_json(a) for a in iterate(self.action_space, actions)]
         except (TypeError, ValueError, KeyError, IndexError) as e:
             raise gym.error.InvalidAction(f"cannot split {actions!r} into {self.num_envs} actions of {self.single_action_space}: {e}") from e
         if len(per_env) != self.num_envs:
