@@ -203,7 +203,8 @@ def test_one_write_per_request_with_nodelay_and_keep_alive(serve, monkeypatch):
     (line1, headers1, body1), (_, _, body2), (line3, headers3, body3) = server.seen
     assert line1 == "POST /v1/envs/abc/step/ HTTP/1.1" and body1 == b'{"action": 1}' and body2 == b'{"action": [0.5, 1]}'
     assert headers1["content-type"] == "application/json" and headers1["x-api-key"] == "k-1"
-    assert headers1["host"] == server.url.removeprefix("http://") and headers1["accept"] == "application/json"
+    # Steps and resets ask for MessagePack first; this server answers JSON, which reads as well.
+    assert headers1["host"] == server.url.removeprefix("http://") and headers1["accept"] == "application/msgpack, application/json;q=0.5"
     assert writes[0].endswith(b"\r\n\r\n" + body1)  # the body in the same write as the head
     assert line3 == "GET /v1/envs/abc/action_space/ HTTP/1.1" and body3 == b"" and "content-length" not in headers3
 

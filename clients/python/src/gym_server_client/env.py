@@ -12,7 +12,7 @@ from .catalog import facts_for
 from .errors import ProtocolError, UnknownInstance
 from .png import decode_png
 from .recording import RecordedInstance
-from .spaces import space_from_info, to_json, read_value
+from .spaces import packed_form, read_value, space_from_info, to_json
 from .transport import (
     DEFAULT_TIMEOUT,
     HttpApi,
@@ -114,6 +114,7 @@ class RemoteEnv(RecordedInstance, gym.Env):
         # the space is the one the server described.
         self._array_space = self.observation_space if isinstance(self.observation_space, _ARRAY_SPACES) else None
         self._array_form = (self.observation_space.dtype, self.observation_space.shape) if self._array_space is not None else None
+        self._packed_form = packed_form(self.observation_space)
         # The server applies a seed given at creation at the first reset; mirror it locally.
         self._pending_seed = seed
 
@@ -150,6 +151,11 @@ class RemoteEnv(RecordedInstance, gym.Env):
         """The observation in an answer, as read_value reads it (a list of the right size for an
         array space straight to numpy: the step's common case)."""
         space = self.observation_space
+        if type(value) is dict and self._packed_form:
+            # MessagePack's packed array in the server's own form: read in place, copied.
+            data, form = value.get("data"), self._packed_form
+            if type(data) is bytes and value.get("dtype") == form[0] and value.get("shape") == form[1] and len(data) == form[2]:
+                return np.frombuffer(data, dtype=form[3]).reshape(form[4]).copy()
         if type(value) is list and space is self._array_space:
             dtype, shape = self._array_form
             try:

@@ -29,7 +29,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .errors import GymServerError, ProtocolError, ServerError, ServerUnreachable, UnknownInstance
-from .spaces import read_value, unpack_array
+from .spaces import packed_form, read_value, unpack_array
 from .transport import HttpApi, WebSocketTransport, create_params, created_instance_id, expect_keys, instance_path
 
 T = TypeVar("T")
@@ -187,7 +187,7 @@ class Shard:
         in place (and copied), anything else by read_value."""
         form = self._packed_form
         if form is None:
-            form = self._packed_form = _packed_form(self.observation_space)
+            form = self._packed_form = packed_form(self.observation_space)
         if form and type(value) is dict:
             data = value.get("data")
             if type(data) is bytes and value.get("dtype") == form[0] and value.get("shape") == form[1] and len(data) == form[2]:
@@ -214,22 +214,6 @@ class Shard:
         if self.instance_id is None:
             raise RuntimeError(f"{self.describe()} has no instance")
         return self.instance_id
-
-
-def _packed_form(space: gym.Space | None) -> tuple[Any, ...]:
-    """How gym-server packs values of an array space (Box, MultiDiscrete, MultiBinary) in
-    MessagePack: ``(dtype string, shape list, byte count, dtype, shape)``; empty for other
-    spaces, and where numpy's native order is not little-endian."""
-    if not isinstance(space, (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)) or sys.byteorder != "little":
-        return ()
-    dtype = np.dtype(space.dtype)
-    if dtype.byteorder not in "=<|" or dtype.kind not in "biuf":
-        return ()
-    shape = tuple(int(n) for n in space.shape)
-    count = 1
-    for n in shape:
-        count *= n
-    return (dtype.newbyteorder("<").str if dtype.itemsize > 1 else dtype.str, list(shape), count * dtype.itemsize, dtype, shape)
 
 
 def gather(shards: Sequence[Shard], begin: Callable[[Shard], Callable[[], T]]) -> list[T]:

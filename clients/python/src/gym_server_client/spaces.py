@@ -14,6 +14,7 @@ Tuple and Dict values being a list or map of their parts.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -161,3 +162,19 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     raise TypeError(f"cannot send {value!r} (type {type(value).__name__}) to the server as JSON")
+
+
+def packed_form(space: spaces.Space | None) -> tuple[Any, ...]:
+    """How gym-server packs values of an array space (Box, MultiDiscrete, MultiBinary) in
+    MessagePack: ``(dtype string, shape list, byte count, dtype, shape)``; empty for other
+    spaces, and where numpy's native order is not little-endian."""
+    if not isinstance(space, (spaces.Box, spaces.MultiBinary, spaces.MultiDiscrete)) or sys.byteorder != "little":
+        return ()
+    dtype = np.dtype(space.dtype)
+    if dtype.byteorder not in "=<|" or dtype.kind not in "biuf":
+        return ()
+    shape = tuple(int(n) for n in space.shape)
+    count = 1
+    for n in shape:
+        count *= n
+    return (dtype.newbyteorder("<").str if dtype.itemsize > 1 else dtype.str, list(shape), count * dtype.itemsize, dtype, shape)

@@ -255,6 +255,12 @@ class HttpApi:
             raise ProtocolError(f"POST {path} {e}") from e
         if will_close:
             self.close()
+        if status < 400 and content_type == _MSGPACK_BYTES:
+            try:
+                return msgpack.unpackb(payload, raw=False)
+            except (ValueError, msgpack.exceptions.UnpackException):
+                pass  # (_decode says so)
+            return self._decode("POST", path, status, content_type, payload, "msgpack")
         if status < 400 and content_type == _JSON_BYTES:
             text = payload.decode("utf-8", "replace")
             try:
@@ -271,6 +277,8 @@ class HttpApi:
     def _post_json_slowly(self, head: bytes, data: bytes, path: str) -> Any:
         """post_json over a new connection (through ``_send``, which opens it)."""
         status, content_type, payload = self._send(b"%s%d\r\n\r\n%s" % (head, len(data), data), "POST", path)
+        if content_type == _MSGPACK_BYTES:
+            return self._decode("POST", path, status, content_type, payload, "msgpack")
         if content_type == _JSON_BYTES:
             answer = _loads(payload)
             if answer is not _NOT_JSON:
@@ -665,7 +673,9 @@ class HttpTransport:
         if len(self._heads) > 64:
             self._heads.clear()
         path = instance_path(instance_id, route)
-        head = self._heads[instance_id, route] = (self.api.post_head(path), path)
+        # Steps and resets ask for MessagePack (observations as packed arrays: no number
+        # printed and parsed again), and read JSON as well.
+        head = self._heads[instance_id, route] = (self.api.post_head(path, "msgpack"), path)
         return head
 
     def reset(self, instance_id: str, seed: Any, options: dict[str, Any] | None) -> dict[str, Any]:
