@@ -3,6 +3,9 @@ import GymBridge
 import Synchronization
 import GymCore
 import GymServer
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
 import Testing
 
 #if canImport(Glibc)
@@ -298,6 +301,104 @@ struct BridgeTests {
             try await compare(steps: 40, from: 60)
             let frame = try await api.post("/v1/envs/\(id)/step/", ["action": [0, 1, 0, 1, 0], "render": true])
             #expect(frame.status == .ok && frame.json["render"] != nil, "\(frame.json)")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("bridged steps and resets take the REST fast path through the worker queue: the route's answers and errors byte for byte, pipelined requests in order, a closed connection harmless")
+    func fastPath() async throws {
+        let harness = harness()
+        let state = harness.state
+        let application = Application(
+            router: buildAPIRouter(state: state), server: .gym(state: state), configuration: .init(serverName: "gym-server"))
+        try await application.test(.live) { client in
+            let port = try #require(client.port)
+            let connection = try KeepAliveConnection(port: port)
+            func make(_ body: String) async throws -> String {
+                let made = try await connection.exchange("POST", "/v1/envs/", body: body)
+                return try #require(try JSONParser.parse(made.body)["instance_id"]?.stringValue, "\(made.text)")
+            }
+            let head = { (lines: [String]) in lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
+            // Two bridged CartPoles (a vector of 3 and a plain one): one stepped on the fast path,
+            // its twin through the route (a key the step does not read sends it there).
+            for extra in ["", ", \"num_envs\": 3"] {
+                let fast = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"\(extra)}")
+                let slow = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"\(extra)}")
+                let resets = state.fastPathResets.count
+                let a0 = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 3}")
+                let b0 = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": 3, \"options\": {}}")
+                #expect(state.fastPathResets.count == resets + 1 && a0.body == b0.body, "\(a0.text) vs \(b0.text)")
+                for n in 0..<24 {
+                    let action = extra.isEmpty ? "\(n % 3 == 0 ? 1 : 0)" : "[\(n % 2), 1, \(n % 3 == 0 ? 1 : 0)]"
+                    let accept = n % 4 == 0 ? ["Accept": "application/msgpack"] : [:]
+                    let before = state.fastPathSteps.count
+                    let a = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(action)}", headers: accept)
+                    #expect(state.fastPathSteps.count == before + 1, "step \(n) took the fast path")
+                    let b = try await connection.exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": \(action), \"note\": \"route\"}", headers: accept)
+                    #expect(state.fastPathSteps.count == before + 1, "step \(n) with another key took the route")
+                    #expect(a.status == 200 && a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
+                    #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
+                    if extra.isEmpty, (try? JSONParser.parse(a.body))?["done"] == true {
+                        _ = try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": \(n)}")
+                        _ = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{\"seed\": \(n), \"options\": {}}")
+                    }
+                }
+            }
+
+            // The environment's error, as the route answers it (status line, head and body).
+            let raising = try await make("{\"env_id\": \"GymServerTest/Raising-v0\"}")
+            let twin = try await make("{\"env_id\": \"GymServerTest/Raising-v0\"}")
+            for id in [raising, twin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{}") }
+            let a = try await connection.exchange("POST", "/v1/envs/\(raising)/step/", body: "{\"action\": 2}", headers: ["Origin": "http://x"])
+            let b = try await connection.exchange("POST", "/v1/envs/\(twin)/step/", body: "{\"action\": 2, \"note\": \"route\"}", headers: ["Origin": "http://x"])
+            #expect(a.status == 400 && a.text.contains("ValueError: action 2 is forbidden") && a.body == b.body, "\(a.text) vs \(b.text)")
+            #expect(head(a.lines) == head(b.lines), "\(a.lines) vs \(b.lines)")
+
+            // Pipelined: bridged steps and a route's request in one write, answered in order.
+            let pipelined = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\", \"seed\": 5}")
+            let check = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\", \"seed\": 5}")
+            for id in [pipelined, check] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{}") }
+            let step = { (action: Int) in KeepAliveConnection.request("POST", "/v1/envs/\(pipelined)/step/", body: "{\"action\": \(action)}") }
+            connection.send(step(1) + KeepAliveConnection.request("GET", "/v1/envs/\(pipelined)/action_space/") + step(0) + step(1))
+            let first = try await connection.read()
+            let space = try await connection.read()
+            #expect(space.text.contains("Discrete"), "\(space.text)")
+            let second = try await connection.read()
+            let third = try await connection.read()
+            for (action, answer) in [(1, first), (0, second), (1, third)] {
+                let expected = try await connection.exchange("POST", "/v1/envs/\(check)/step/", body: "{\"action\": \(action)}")
+                #expect(answer.body == expected.body, "\(answer.text) vs \(expected.text)")
+            }
+
+            // With a monitor the worker queue hands the step back to the route (which records it),
+            // and the requests behind it follow it there.
+            let recorded = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}")
+            let started = try await connection.exchange("POST", "/v1/envs/\(recorded)/monitor/start/", body: "{\"directory\": \"fastpath\", \"video_callable\": false}")
+            #expect(started.status == 200 || started.status == 204, "\(started.text)")
+            _ = try await connection.exchange("POST", "/v1/envs/\(recorded)/reset/", body: "{\"seed\": 1}")
+            let before = state.fastPathSteps.count
+            let monitored = { (action: Int) in KeepAliveConnection.request("POST", "/v1/envs/\(recorded)/step/", body: "{\"action\": \(action)}") }
+            connection.send(monitored(0) + monitored(1) + KeepAliveConnection.request("GET", "/v1/envs/\(recorded)/monitor/") + monitored(0))
+            for _ in 0..<4 {
+                let answer = try await connection.read()
+                #expect(answer.status == 200, "\(answer.text)")
+            }
+            #expect(state.fastPathSteps.count == before, "a monitored step is the route's")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(recorded)/monitor/close/").status == 200)
+
+            // A connection that goes away while its bridged step runs: nothing is written to it,
+            // and the instance goes on for others.
+            let slowEnv = try await make("{\"env_id\": \"GymServerTest/Slow-v0\"}")
+            _ = try await connection.exchange("POST", "/v1/envs/\(slowEnv)/reset/", body: "{}")
+            do {
+                let leaving = try KeepAliveConnection(port: port)
+                leaving.send(KeepAliveConnection.request("POST", "/v1/envs/\(slowEnv)/step/", body: "{\"action\": 0}"))
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let after = try await connection.exchange("POST", "/v1/envs/\(slowEnv)/step/", body: "{\"action\": 0}")
+            #expect(after.status == 200, "\(after.text)")
             await harness.manager.closeAll()
         }
         #expect(BridgeTestPython.workerCount() == 0)

@@ -17,8 +17,11 @@ runs must give the same episodes and weights: each line says whether they did.
 
 Bridged (with --bridge-python, a Python with gymnasium[box2d]; default .venv/bridge/bin/python):
 LunarLander-v3 x8 as a vector instance over one connection of a server started with --python
-(one worker process per sub-environment), against Gymnasium's AsyncVectorEnv x8 run by that same
-Python: env-steps per second, seeded random actions.
+(its sub-environments spread over --vector-worker-processes workers, by default one per core),
+against Gymnasium's AsyncVectorEnv x8 run by that same Python: env-steps per second, seeded
+random actions. And one bridged CartPole-v1 step over HTTP against a native one, on the same
+server over one keep-alive plain socket each (interleaved blocks): the p50 of each, and what the
+bridge adds (target: within 100 µs).
 
     .venv/sb3/bin/python scripts/bench/bench_trainers.py --server /tmp/gym-server-bin/gym-server
     .venv/sb3/bin/python scripts/bench/bench_trainers.py --server BINARY --quick     # a short run
@@ -258,6 +261,65 @@ def bench_bridge(url: str, python: str, rounds: int, quick: bool) -> str:
             f"(medians of {len(ratios)} rounds; the figure is the median of the rounds' ratios {by_round})")
 
 
+def plain_step_times(url: str, body: dict, count: int) -> list[float]:
+    """Per-step seconds of ``count`` steps of a CartPole-v1 instance made with ``body``, over one
+    keep-alive socket (the request written once, the answer read by its Content-Length); reset
+    when the episode ends (not timed); the instance closed after."""
+    host, port = url.removeprefix("http://").split(":")
+    made = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{url}/v1/envs/", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})).read())
+    instance = made["instance_id"]
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(route: str, data: bytes) -> bytes:
+        return (f"POST /v1/envs/{instance}/{route}/ HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+    buffer = b""
+
+    def exchange(message: bytes) -> bytes:
+        nonlocal buffer
+        sock.sendall(message)
+        while b"\r\n\r\n" not in buffer:
+            buffer += sock.recv(65536)
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        buffer = rest[length:]
+        return rest[:length]
+
+    step, reset = request("step", b'{"action": 0}'), request("reset", b"{}")
+    exchange(reset)
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        answer = exchange(step)
+        times.append(time.perf_counter() - start)
+        if b'"done": true' in answer:
+            exchange(reset)
+    exchange(request("close", b""))
+    sock.close()
+    return times
+
+
+def bench_bridged_step(url: str, quick: bool) -> str:
+    """A bridged CartPole-v1 step over HTTP against a native one: p50s and the difference."""
+    rounds, per_block = (3, 300) if quick else (5, 1_000)
+    native: list[float] = []
+    bridged: list[float] = []
+    for r in range(rounds):
+        for body, into in (({"env_id": "CartPole-v1"}, native), ({"env_id": "CartPole-v1", "backend": "gymnasium"}, bridged))[:: 1 if r % 2 == 0 else -1]:
+            into.extend(plain_step_times(url, body, per_block))
+    p50_native, p50_bridged = statistics.median(native) * 1e6, statistics.median(bridged) * 1e6
+    added = p50_bridged - p50_native
+    verdict = "  MET" if added <= 100 else "  NOT MET"
+    return (f"bridged CartPole-v1 step over HTTP: +{added:.0f} µs over a native one at the p50 (target <= 100 µs){verdict}\n"
+            f"    p50 over one keep-alive socket: bridged {p50_bridged:.0f} µs, native {p50_native:.0f} µs "
+            f"({rounds} blocks of {per_block:,} steps each, taken in turns)")
+
+
 def bridge_python_usable(python: str) -> str | None:
     """None if `python` has gymnasium and Box2D, else why not."""
     if not (os.path.isfile(python) and os.access(python, os.X_OK)):
@@ -299,8 +361,10 @@ def main() -> int:
         if not args.only or "LunarLander" in args.only:
             if bridge_problem is None:
                 lines.append(bench_bridge(server.url, args.bridge_python, rounds, args.quick))
+                lines.append(bench_bridged_step(server.url, args.quick))
             else:
                 lines.append(f"bridged LunarLander-v3 x8: not measured ({bridge_problem})")
+                lines.append(f"bridged CartPole-v1 step: not measured ({bridge_problem})")
     finally:
         server.stop()
     print()

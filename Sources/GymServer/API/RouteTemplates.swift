@@ -12,11 +12,12 @@ enum RouteTemplate {
 }
 
 /// Which way a step or reset request went: answered from the connection's bytes, from NIO's
-/// decoded parts, by the framework's route (REST); by Gymie's fast path or its session
-/// (WebSocket). `/metrics` counts each (`gym_step_requests_total`), so production shows how
+/// decoded parts (at once, or after a bridged instance's worker queue: `partsWorker`), by the
+/// framework's route (REST); by Gymie's fast path or its session (WebSocket). `/metrics` counts each (`gym_step_requests_total`), so production shows how
 /// much the fast paths take.
 enum StepPath: String, Sendable, CaseIterable {
     case bytes, parts, route
+    case partsWorker = "parts_worker"
     case gymieFast = "gymie_fast"
     case gymieSession = "gymie_session"
 }

@@ -71,7 +71,16 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case reading(HTTPRequestHead, Kind, instanceID: String, body: ByteBuffer, start: UInt64)
         /// The request is Hummingbird's.
         case passing
+        /// A bridged instance's call under way on its worker queue (`startLater`): the request
+        /// kept in case the route must take it after all; the parts that come meanwhile are held.
+        case waiting(HTTPRequestHead, body: ByteBuffer)
     }
+
+    /// Parts read while a call was under way (`Mode.waiting`), fed in again after its answer.
+    private var held: [NIOAny] = []
+    /// Set when the handler leaves the pipeline (the connection closed): a call that ends
+    /// afterwards writes nothing.
+    private var removed = false
 
     private let shared: Shared
     private var mode = Mode.idle
@@ -110,9 +119,15 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         encoderContext = nil
+        removed = true
+        held.removeAll()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .waiting = mode {
+            held.append(data)
+            return
+        }
         switch unwrapInboundIn(data) {
         case .head(let head):
             // (Without NIO's encoder where Hummingbird puts it, nothing is answered here.)
@@ -136,15 +151,78 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .reading(let head, let kind, let id, let body, let start) = mode else { return context.fireChannelRead(data) }
             mode = .idle
             let fields = RequestFields(head)
-            if let encoder = encoderContext,
-                let response = response(fields, kind, instanceID: id, body: body.readableBytesView, start: start, allocator: context.channel.allocator)
-            {
-                write(encoder, response)
-            } else {
+            guard let encoder = encoderContext else {
+                replay(context, head, body)
+                return context.fireChannelRead(data)
+            }
+            switch attempt(fields, kind, instanceID: id, body: body.readableBytesView) {
+            case .now(let bytes, let contentType, let owner):
+                write(encoder, respond(bytes, contentType: contentType, owner: owner, fields, kind, start: start, path: .parts, allocator: context.channel.allocator))
+            case .later(let later):
+                startLater(context, encoder, later, fields, kind, head: head, body: body, start: start)
+            case .declined:
                 replay(context, head, body)
                 context.fireChannelRead(data)
             }
         }
+    }
+
+    /// Runs a bridged instance's call on its worker queue; its answer (or error) is written from
+    /// the event loop when it comes, or the request goes to the route if the call needs it.
+    private func startLater(
+        _ context: ChannelHandlerContext, _ encoder: ChannelHandlerContext, _ later: Later, _ fields: RequestFields, _ kind: Kind,
+        head: HTTPRequestHead, body: ByteBuffer, start: UInt64
+    ) {
+        mode = .waiting(head, body: body)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context, encoder), eventLoop: loop)
+        let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in
+            loop.execute {
+                let (handler, context, encoder) = bound.value
+                handler.finishLater(context, encoder, result, later, fields, kind, start: start)
+            }
+        }
+        let started =
+            switch later.call {
+            case .step(let call): later.instance.performLater(call, completion: completion)
+            case .reset(let call): later.instance.performLater(call, completion: completion)
+            }
+        if !started { finishLater(context, encoder, nil, later, fields, kind, start: start) }
+    }
+
+    /// The end of `startLater`'s call, on the event loop: its answer or error written, or (nil)
+    /// the request handed to the route; then the parts held meanwhile go on.
+    private func finishLater(
+        _ context: ChannelHandlerContext, _ encoder: ChannelHandlerContext, _ result: Result<Answer, GymError>?, _ later: Later,
+        _ fields: RequestFields, _ kind: Kind, start: UInt64
+    ) {
+        guard !removed, case .waiting(let head, let body) = mode else { return }
+        mode = .idle
+        let allocator = context.channel.allocator
+        switch result {
+        case nil:
+            replay(context, head, body)
+            context.fireChannelRead(wrapInboundOut(.end(nil)))
+        case .success(let answer):
+            let (bytes, contentType) = Response.encode([answer], single: true, messagePack: later.messagePack, allocator: allocator)
+            write(encoder, respond(bytes, contentType: contentType, owner: later.owner, fields, kind, start: start, path: .partsWorker, allocator: allocator))
+        case .failure(let error):
+            // As the route answers it (JSONErrorMiddleware): the error's status and JSON body.
+            let failure = CallError(error)
+            var bytes = allocator.buffer(capacity: 256)
+            JSONWriter.write(failure.body, into: &bytes)
+            bytes.writeInteger(UInt8(ascii: "\n"))
+            write(encoder, respond(
+                bytes, contentType: "application/json", owner: later.owner, fields, kind, start: start, path: .partsWorker,
+                status: failure.statusCode, headers: failure.headers, allocator: allocator))
+        }
+        while !held.isEmpty {
+            if case .waiting = mode { break }
+            channelRead(context: context, data: held.removeFirst())
+        }
+        // What went on to Hummingbird outside a read of the channel: its async channel hands
+        // reads over at the end of a read.
+        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -233,7 +311,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether no request is under way on this connection (and NIO's decoder has refused
     /// none): the next one may be answered here.
     var isIdle: Bool {
-        guard passedOn == 0, !decoderFailed, case .idle = mode else { return false }
+        guard passedOn == 0, !decoderFailed, held.isEmpty, case .idle = mode else { return false }
         return true
     }
 
@@ -246,41 +324,80 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The whole response (head and body) to a step or reset, counted as the route counts it;
-    /// nil when the route must answer.
+    /// nil when the route must answer (or, for a bridged instance, the part-level handler: the
+    /// bytes-level one hands it the request).
     func response(
         _ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView, start: UInt64, allocator: ByteBufferAllocator,
         path: StepPath = .parts
     ) -> ByteBuffer? {
-        guard let (bytes, contentType, owner) = answer(fields, kind, instanceID: instanceID, body: body) else { return nil }
+        guard case .now(let bytes, let contentType, let owner) = attempt(fields, kind, instanceID: instanceID, body: body) else { return nil }
+        return respond(bytes, contentType: contentType, owner: owner, fields, kind, start: start, path: path, allocator: allocator)
+    }
+
+    /// An answer counted (metrics, access log) as the route counts it, and framed.
+    private func respond(
+        _ bytes: ByteBuffer, contentType: String, owner: Owner?, _ fields: RequestFields, _ kind: Kind, start: UInt64, path: StepPath,
+        status: Int = 200, headers: [(name: String, value: String)] = [], allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         // Counted before the answer leaves, as the route's middleware counts it.
-        switch kind {
-        case .step:
-            stepSeries?.record(startedAt: start)
-            shared.answered.increment()
-        case .reset:
-            resetSeries?.record(startedAt: start)
-            shared.resets.increment()
+        if status == 200 {
+            switch kind {
+            case .step:
+                stepSeries?.record(startedAt: start)
+                shared.answered.increment()
+            case .reset:
+                resetSeries?.record(startedAt: start)
+                shared.resets.increment()
+            }
+        } else {
+            shared.metrics?.api.series(for: RequestMetrics.key(route: kind.route, method: .post, status: HTTPResponse.Status(code: status)))
+                .record(startedAt: start)
         }
         shared.metrics?.stepPaths.count(path, reset: kind == .reset)
         shared.accessLog?.record(
-            method: "POST", path: AccessLog.pathOnly(fields.uri), status: 200, bytes: bytes.readableBytes, startedAt: start,
+            method: "POST", path: AccessLog.pathOnly(fields.uri), status: status, bytes: bytes.readableBytes, startedAt: start,
             key: owner?.name, transport: .fast)
         // A browser's request (CORS) gets what the route's CORSMiddleware adds for any origin,
         // `Access-Control-Allow-Origin: *`.
-        return encodeResponse(bytes, contentType: contentType, cors: fields.cors, allocator: allocator)
+        return encodeResponse(bytes, contentType: contentType, cors: fields.cors, status: status, headers: headers, allocator: allocator)
     }
 
-    /// The answer's bytes and content type, and the key's owner, or nil: the route must answer.
-    private func answer(_ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView) -> (ByteBuffer, String, Owner?)? {
+    /// What the fast path makes of a request.
+    enum Attempt {
+        /// Answered: the answer's bytes, content type and the key's owner.
+        case now(ByteBuffer, String, Owner?)
+        /// A call for a bridged instance's worker queue (`startLater`).
+        case later(Later)
+        /// The route's.
+        case declined
+    }
+
+    /// A call the part-level handler runs on a bridged instance's worker queue.
+    struct Later {
+        enum Call {
+            case step(StepCall)
+            case reset(ResetCall)
+        }
+        let instance: EnvironmentInstance
+        let call: Call
+        let owner: Owner?
+        let messagePack: Bool
+    }
+
+    /// The answer's bytes and content type, and the key's owner; or the call to make on a
+    /// bridged instance's worker queue; or nothing: the route must answer.
+    private func attempt(_ fields: RequestFields, _ kind: Kind, instanceID: String, body: ByteBufferView) -> Attempt {
         var owner: Owner?
         if shared.keyring.isEnabled {
             guard !fields.apiKey.repeated, !fields.authorization.repeated,
                 let presented = PresentedKey.fromHeaders(apiKey: fields.apiKey.value, authorization: fields.authorization.value)
                     ?? PresentedKey.fromQuery(URI(fields.uri)),
                 let found = shared.keyring.lookup(presented)
-            else { return nil }
+            else { return .declined }
             owner = found
         }
+        guard !fields.accept.repeated else { return .declined }
+        let messagePack = MessagePackNegotiation.wanted(accept: fields.accept.value)
         // The body in the decoder's fast mode: it declines what the route must read (a key in
         // the body, anything strict would refuse); the instance declines what it must wait for.
         let answer: Answer?
@@ -288,25 +405,45 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .step:
             guard let call = CallDecoder.fastStep(body, instanceID: instanceID),
                 let instance = try? shared.manager.instance(instanceID, for: owner)
-            else { return nil }
+            else { return .declined }
+            if instance.callsBlockingWork {
+                return call.render ? .declined : .later(Later(instance: instance, call: .step(call), owner: owner, messagePack: messagePack))
+            }
             answer = try? instance.performWithoutWaiting(call)
         case .reset:
             guard let call = CallDecoder.fastReset(body, instanceID: instanceID),
                 let instance = try? shared.manager.instance(instanceID, for: owner)
-            else { return nil }
+            else { return .declined }
+            if instance.callsBlockingWork {
+                return call.render ? .declined : .later(Later(instance: instance, call: .reset(call), owner: owner, messagePack: messagePack))
+            }
             answer = try? instance.performWithoutWaiting(call)
         }
-        guard let answer, !fields.accept.repeated else { return nil }
-        let messagePack = MessagePackNegotiation.wanted(accept: fields.accept.value)
+        guard let answer else { return .declined }
         let (bytes, contentType) = Response.encode([answer], single: true, messagePack: messagePack, allocator: ByteBufferAllocator())
-        return (bytes, contentType, owner)
+        return .now(bytes, contentType, owner)
     }
 
     /// The answer as one buffer: the head as NIO's `HTTPResponseEncoder` writes Hummingbird's
     /// (status line, then the type, the length, CORS's line, the date and the server), and the
     /// body.
-    private func encodeResponse(_ body: ByteBuffer, contentType: String, cors: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+    private func encodeResponse(
+        _ body: ByteBuffer, contentType: String, cors: Bool, status: Int = 200, headers: [(name: String, value: String)] = [],
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         let date = dates.now()
+        guard status == 200, headers.isEmpty else {
+            // (An error: rare, its head made for it.) Hummingbird writes the extra lines after
+            // the type and length, before CORS's line.
+            let origin = cors ? "Access-Control-Allow-Origin: *\r\n" : ""
+            let extra = headers.map { "\($0.name): \($0.value)\r\n" }.joined()
+            let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
+            let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.readableBytes)\r\n\(extra)\(origin)Date: \(date)\r\nServer: \(shared.serverName)\r\n\r\n"
+            var buffer = allocator.buffer(capacity: head.utf8.count + body.readableBytes)
+            buffer.writeString(head)
+            buffer.writeImmutableBuffer(body)
+            return buffer
+        }
         if date != headsDate {
             heads.removeAll(keepingCapacity: true)
             headsDate = date

@@ -30,7 +30,7 @@ import GymService
 /// | `gym_video_encoder_queue_frames` | | frames waiting for the monitors' encoders |
 /// | `gym_live_viewers` | | live streams open on the files port |
 /// | `gym_files_bytes_served_total` | | body bytes written by the files port |
-/// | `gym_step_requests_total` | path (bytes, parts, route, gymie_fast, gymie_session), operation (step, reset) | step and reset requests by the way they were answered (`StepPath`) |
+/// | `gym_step_requests_total` | path (bytes, parts, parts_worker, route, gymie_fast, gymie_session), operation (step, reset) | step and reset requests by the way they were answered (`StepPath`) |
 public final class ServerMetrics: ServiceMetrics, @unchecked Sendable {
     public let registry: PrometheusCollectorRegistry
     let encoderQueueFrames: Meter

@@ -138,6 +138,10 @@ public final class EnvironmentInstance: Sendable {
         }
     }
 
+    /// Whether the instance's calls block (a bridged one's worker processes): they run on its
+    /// worker queue.
+    package var callsBlockingWork: Bool { workerQueue != nil }
+
     /// Runs `work` where this instance's blocking calls run: its worker queue (bridged), or right
     /// here (native: nothing blocks).
     func onWorkerQueue<T: Sendable>(_ work: @escaping @Sendable () throws(GymError) -> T) async throws(GymError) -> T {

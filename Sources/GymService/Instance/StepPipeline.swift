@@ -63,6 +63,57 @@ extension EnvironmentInstance {
         return try advanceWithoutWaiting(.reset, resetBody(seeds, nil))
     }
 
+    /// A step or reset for the fast paths of an instance whose calls block (a bridged one): run on
+    /// the instance's worker queue as `perform` runs it, without the framework; `completion` gets
+    /// the answer or the error, on that queue. It gets nil, with nothing changed, when the call
+    /// needs the full path after all (a monitor, a closed instance): the caller hands the
+    /// request to the route. False (and no completion) when the instance's calls do not block,
+    /// or the call asks for a frame.
+    package func performLater(_ call: StepCall, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void) -> Bool {
+        guard !call.render, let workerQueue else { return false }
+        advanceLater(.step, stepBody(call.action), on: workerQueue, completion)
+        return true
+    }
+
+    /// A reset (a seed or none, no options) for the fast paths, as above.
+    package func performLater(_ call: ResetCall, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void) -> Bool {
+        guard !call.render, call.options == nil, let workerQueue else { return false }
+        let seeds: VectorSeeds
+        switch call.seed {
+        case .none: seeds = .none
+        case .base(let seed): seeds = .base(seed)
+        case .list: return false
+        }
+        advanceLater(.reset, resetBody(seeds, nil), on: workerQueue, completion)
+        return true
+    }
+
+    private func advanceLater(
+        _ transition: Transition, _ body: @escaping StageBody, on workerQueue: DispatchQueue,
+        _ completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
+    ) {
+        workerQueue.async { [self] in
+            guard state.withLock({ !$0.closed && $0.recording == nil }) else { return completion(nil) }
+            completion(Result { () throws(GymError) -> Answer in try stageOneOnCopy(transition, render: false, body).answer })
+        }
+    }
+
+    /// Stage 1 on the worker queue of an instance whose calls block: on a copy of the state taken
+    /// and put back under the lock, so that the lock is never held while a worker answers (the
+    /// queue keeps every other change out meanwhile).
+    private func stageOneOnCopy(_ transition: Transition, render: Bool, _ body: StageBody) throws(GymError) -> Advanced {
+        var local = state.withLock { $0 }
+        defer {
+            state.withLock { state in
+                state.core = local.core
+                state.stepCounter = local.stepCounter
+                state.renderedCount = local.renderedCount
+                state.clientFrameState = local.clientFrameState
+            }
+        }
+        return try stageOne(transition, render: render, body, &local)
+    }
+
     /// Vectors up to this wide step on the fast paths, on an event loop: 64 native environments
     /// take microseconds (a trainer's 4 to 16 CartPoles ~10 µs), and none of them steps on the
     /// other cores (`VectorEnvironment.parallelWidth` is wider).
@@ -192,24 +243,13 @@ extension EnvironmentInstance {
 
     private func advance(_ transition: Transition, render: Bool, _ body: @escaping StageBody) async throws(GymError) -> Answer {
         // 1. check, step, frame, record: under the lock; for an instance whose calls block, on
-        // its worker queue, on a copy of the state taken and put back under the lock, so that
-        // the lock is never held while a worker answers (the queue keeps every other change out
-        // meanwhile).
+        // its worker queue (`stageOneOnCopy`).
         let advanced: Advanced
         if workerQueue == nil {
             advanced = try state.withLock { (state) throws(GymError) -> Advanced in try stageOne(transition, render: render, body, &state) }
         } else {
             advanced = try await onWorkerQueue { [self] () throws(GymError) -> Advanced in
-                var local = state.withLock { $0 }
-                defer {
-                    state.withLock { state in
-                        state.core = local.core
-                        state.stepCounter = local.stepCounter
-                        state.renderedCount = local.renderedCount
-                        state.clientFrameState = local.clientFrameState
-                    }
-                }
-                return try stageOne(transition, render: render, body, &local)
+                try stageOneOnCopy(transition, render: render, body)
             }
         }
         var answer = advanced.answer
