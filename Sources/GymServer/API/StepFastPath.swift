@@ -26,6 +26,11 @@ import GymService
 /// It writes exactly the answer the route writes (the same encoder, JSON or MessagePack by
 /// `Accept`, the same headers) and counts it in the same metrics series.
 ///
+/// A bridged instance's step or reset (`EnvironmentInstance.performLater`) runs on its worker
+/// queue instead, and its answer, or its error in the route's words, is written from the event
+/// loop when it comes; the connection's later requests are held until then. A call the route
+/// must make after all (a monitor started meanwhile) goes to it unchanged.
+///
 /// Everything else goes on to Hummingbird untouched, the request replayed as it came: any other
 /// route, any other shape of request, and every error (the step throws before it changes
 /// anything, so the route does it again and answers the error in its own words). While a
