@@ -11,7 +11,8 @@
 #   7. the bridge: CartPole-v1 per step native, through a Python worker, and in-process Gymnasium
 #      (Tests/GymServerTests/BridgeBenchmark.swift; needs .venv/bridge, made by make venv)
 #   8. trainers: SB3 PPO/DQN through gym-server against in process, bridged LunarLander x8 against
-#      AsyncVectorEnv x8 (scripts/bench/bench_trainers.py, in .venv/sb3); the Python client's step
+#      AsyncVectorEnv x8 and a bridged step against a native one (scripts/bench/bench_trainers.py,
+#      in .venv/sb3); the Python client's step
 #      against a plain socket's (scripts/bench/bench_client.py)
 # The reference Python (Gymnasium 1.4.0, pygame, Pillow) lives in .venv/bench, made here once.
 set -euo pipefail
@@ -71,7 +72,7 @@ else
     echo "skipped: .venv/bridge is missing (make venv makes it)"
 fi
 
-echo "=== 8. trainers: Stable-Baselines3 through gym-server against the same runs in process, bridged LunarLander-v3 x8 against AsyncVectorEnv x8"
+echo "=== 8. trainers: Stable-Baselines3 through gym-server against the same runs in process, bridged LunarLander-v3 x8 against AsyncVectorEnv x8, a bridged step against a native one"
 scripts/setup/make-sb3-venv.sh .venv/sb3
 .venv/sb3/bin/python scripts/bench/bench_trainers.py --server .build/release/gym-server
 echo "=== 8b. the Python client's step against a plain socket's (the floor), REST and WebSocket"
