@@ -82,7 +82,11 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Parts read while a call was under way (`Mode.waiting`), fed in again after its answer.
+    /// No more is read from the socket meanwhile (`read` is held back), so what is held is at
+    /// most what one read brought.
     private var held: [NIOAny] = []
+    /// A read asked for while a call was under way, to ask for when it is over.
+    private var readHeldBack = false
     /// Set when the handler leaves the pipeline (the connection closed): a call that ends
     /// afterwards writes nothing.
     private var removed = false
@@ -228,6 +232,19 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         // What went on to Hummingbird outside a read of the channel: its async channel hands
         // reads over at the end of a read.
         context.fireChannelReadComplete()
+        if case .waiting = mode { return }
+        if readHeldBack {
+            readHeldBack = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if case .waiting = mode {
+            readHeldBack = true
+            return
+        }
+        context.read()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
