@@ -243,6 +243,11 @@ class GymServerVecEnv(VecEnv):
         dones = terminations | truncations
         infos: list[dict[str, Any]] = []
         if not dones.any():  # the common step: Monitor's count, the step infos
+            if not info:  # (nothing to unbatch: the commonest step of all, kept short)
+                for env, reward in zip(self.envs, rewards.tolist()):
+                    env.rewards.append(reward)
+                    env.total_steps += 1
+                return observations, rewards.astype(np.float32), dones, [{"TimeLimit.truncated": False} for _ in self.envs]
             for index, (env, reward, truncated) in enumerate(zip(self.envs, rewards.tolist(), truncations.tolist())):
                 env.rewards.append(float(reward))
                 env.total_steps += 1
