@@ -264,12 +264,29 @@ def clean_stop(server):
         assert int(ffprobe(os.path.join(directory, video))["nb_read_frames"]) > 0, video
 
 
+def refused_options(binary):
+    """Options out of range stop the server before it starts, with a message naming them."""
+    for arguments, words in [
+        (["--vector-worker-processes", "0"], "--vector-worker-processes must be from 1 to 1024, got 0"),
+        (["--vector-worker-processes", "5000"], "--vector-worker-processes must be from 1 to 1024, got 5000"),
+        (["--worker-timeout", "0"], "--worker-timeout must be more than 0"),
+    ]:
+        @check(f"gym-server {' '.join(arguments)} is refused with a message")
+        def refused(arguments=arguments, words=words):
+            run = subprocess.run([binary, "--port", "0", "--files-port", "0", *arguments], capture_output=True, text=True, timeout=30)
+            said = run.stderr + run.stdout
+            assert run.returncode != 0 and words in said, f"status {run.returncode}: {said[-300:]}"
+
+        refused()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--quick", action="store_true", help="skip the Gymnasium conformance runs")
     args = parser.parse_args()
     monitor = tempfile.mkdtemp(prefix="gym-server-e2e-")
+    refused_options(os.path.abspath(args.server))
     server = Server(os.path.abspath(args.server), monitor, "--allow-shutdown")
     try:
         for test in [openai_client_flow, openai_client_errors, flaviotruzzi_session, monitor_recording, openai_client_monitor]:
