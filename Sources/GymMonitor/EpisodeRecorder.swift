@@ -321,6 +321,12 @@ public final class EpisodeRecorder: Sendable {
                 capture(frame, width: width, height: height, into: &state)
             }
             if saved {
+                // The episode goes into the stats file before its video is finished (renamed to
+                // its name), as old gym flushed the stats at the episode's end and closed the
+                // video at the next reset: a process killed in between leaves no finished video
+                // of an episode the stats file lacks. (The manifest lists the video from the next
+                // write on, as old gym's did.)
+                queue.pushStatistics(state.stats.takeUpdate(), final: false)
                 // No frame can follow `done` (checkStep refuses the step), so the video is
                 // complete now; old gym closed it at the next reset, with the same content.
                 if state.filming != nil {
@@ -329,7 +335,6 @@ public final class EpisodeRecorder: Sendable {
                     queue.push(.endVideo(keepEncoder: videoSchedule.shouldRecord(episode: state.episodeID)))
                     state.filming = nil
                 }
-                queue.pushStatistics(state.stats.takeUpdate(), final: false)
             }
         }
     }

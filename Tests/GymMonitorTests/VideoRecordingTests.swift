@@ -190,6 +190,26 @@ struct VideoRecordingTests {
         #expect(video.frameRate == "4/1")
     }
 
+    @Test("an episode is in the stats file before its video is finished: the manifest written with it lists the video from the next write on, as old gym's did")
+    func statisticsBeforeVideo() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = RecordingOptions(encoding: VideoEncodingSettings(encoder: "libx264"))
+        options.writesEveryEpisode = true
+        let recorder = try EpisodeRecorder.start(
+            directory: directory.url, videoSchedule: .cappedCubic, envID: "CartPole-v1", renderFPS: 50,
+            registry: MonitorRegistry(), uid: "7", options: options)
+        try play(recorder, episodeLengths: [4])
+        await recorder.statisticsWritten(through: 1)
+        // Written with episode 0's statistics, before its video was finished: a process killed
+        // now leaves no finished video of an episode the stats file lacks.
+        #expect(try readJSON(directory.path(recorder.fileNames.stats))["episode_lengths"] as? [Int] == [4])
+        #expect((try readJSON(directory.path(recorder.fileNames.manifest))["videos"] as? [[String]])?.isEmpty == true)
+        try recorder.closeAndWait()
+        #expect((try readJSON(directory.path(recorder.fileNames.manifest))["videos"] as? [[String]])?.count == 1)
+        #expect(FileManager.default.fileExists(atPath: directory.path(recorder.fileNames.video(episodeID: 0))))
+    }
+
     @Test("a video open at close keeps its frames (steps + 1) and is listed")
     func closeWhileFilming() throws {
         let directory = TemporaryDirectory()
