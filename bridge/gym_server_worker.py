@@ -476,7 +476,11 @@ class Worker:
             self._use_error = BadRequest("use: the payload must be a uint32 slot number, got %d bytes"
                                          % (len(body) - 1))
             return
-        (slot,) = _U32.unpack_from(body, 1)
+        self._switch_to(_U32.unpack_from(body, 1)[0])
+
+    def _switch_to(self, slot):
+        """Makes `slot` current: the current one's state put away (if it holds an environment),
+        `slot`'s taken out."""
         if slot == self._slot:
             return
         attributes = self.__dict__
@@ -490,7 +494,7 @@ class Worker:
         """Closes every slot's environment, quietly (the end of input)."""
         self._close_env()
         for slot in list(self._slots):
-            self._use(REQ_USE.to_bytes(1, "little") + _U32.pack(slot))
+            self._switch_to(slot)
             self._close_env()
 
     @staticmethod

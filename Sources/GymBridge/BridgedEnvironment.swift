@@ -29,28 +29,16 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
     /// The `make` answer (wrappers, time limit, spec), as the worker gave it.
     public let details: [String: JSON]
 
-    /// Starts a worker and makes `envID` in it with `kwargs` (`gymnasium.make`'s). Blocks.
-    public init(envID: String, kwargs: [String: JSON], configuration: WorkerConfiguration) throws(GymError) {
-        let worker = try WorkerProcess(configuration)
-        do {
-            try self.init(envID: envID, kwargs: kwargs, in: worker)
-        } catch {
-            worker.stop()
-            throw error
-        }
-    }
-
-    /// Makes `envID` in a new slot of `worker` (which the caller stops if this throws). Blocks.
+    /// Makes `envID` with `kwargs` (`gymnasium.make`'s) in a new slot of `worker` (which the
+    /// caller stops if this throws). Blocks.
     public init(envID: String, kwargs: [String: JSON], in worker: WorkerProcess) throws(GymError) {
         var request: [String: JSON] = ["env_id": .string(envID), "render_mode": "auto"]
         if !kwargs.isEmpty { request["kwargs"] = .object(kwargs) }
         let makeRequest = JSONWriter.encode(.object(request))
-        let slot = worker.allocateSlot()
+        let (slot, payload) = try Self.make(makeRequest, in: worker)
         let answer: JSON
         do {
-            answer = try JSONParser.parse(try worker.request(WorkerMessage.make, makeRequest, slot: slot, timeout: worker.configuration.startTimeout))
-        } catch let error as GymError {
-            throw error
+            answer = try JSONParser.parse(payload)
         } catch {
             throw GymError.unavailable("The Python worker's make answer is not JSON: \(error)")
         }
@@ -151,21 +139,25 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         let old = worker
         old.stop()
         if let successor = old.successor, !successor.hasFailed {
-            let slot = successor.allocateSlot()
-            _ = try successor.request(WorkerMessage.make, makeRequest, slot: slot, timeout: successor.configuration.startTimeout)
-            (worker, self.slot, pending) = (successor, slot, nil)
+            (worker, slot, pending) = (successor, try Self.make(makeRequest, in: successor).slot, nil)
             return
         }
         let fresh = try WorkerProcess(old.configuration)
-        let slot = fresh.allocateSlot()
+        let freshSlot: UInt32
         do {
-            _ = try fresh.request(WorkerMessage.make, makeRequest, slot: slot, timeout: fresh.configuration.startTimeout)
+            freshSlot = try Self.make(makeRequest, in: fresh).slot
         } catch {
             fresh.stop()
             throw error
         }
         old.successor = fresh
-        (worker, self.slot, pending) = (fresh, slot, nil)
+        (worker, slot, pending) = (fresh, freshSlot, nil)
+    }
+
+    /// The `make` request sent to a new slot of `worker`: the slot and the answer's payload.
+    private static func make(_ request: [UInt8], in worker: WorkerProcess) throws(GymError) -> (slot: UInt32, payload: [UInt8]) {
+        let slot = worker.allocateSlot()
+        return (slot, try worker.request(WorkerMessage.make, request, slot: slot, timeout: worker.configuration.startTimeout))
     }
 
     /// `withUnsafeBytes` keeping the body's typed error.
