@@ -96,6 +96,9 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         worker.sendHeldBack()
     }
 
+    /// The worker's answer pipe, watched from an event loop (a single instance's steps).
+    public var answerWatch: (any AnswerWatch)? { worker }
+
     /// The answer of the call started last.
     private mutating func finishPending() throws(GymError) -> [UInt8] {
         guard let ticket = pending else { throw GymError.unavailable("A bridged call was finished without being started") }

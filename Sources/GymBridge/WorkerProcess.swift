@@ -56,7 +56,7 @@ public struct WorkerMessage: Sendable {
 /// requests are pipelined, each `start` returning a ticket whose answer `finish` reads, answers
 /// of earlier tickets being kept until asked for. A worker that times out or dies is killed and
 /// never used again.
-public final class WorkerProcess: @unchecked Sendable {
+public final class WorkerProcess: AnswerWatch, @unchecked Sendable {
     // @unchecked: the descriptors and the read buffer are touched only by the one thread that
     // holds the request (the caller's serial queue); `failure` and the stderr tail are locked.
     public let pid: pid_t
@@ -70,8 +70,9 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Answers read before their ticket was asked for.
     private var readAhead: [Int: (name: String, answer: WorkerMessage)] = [:]
     private var nextTicket = 0
-    /// Requests started with `holdBack` and not yet written.
+    /// Requests started with `holdBack` and not yet written, and how many.
     private var outbox: [UInt8] = []
+    private var heldBack = 0
     /// The slot the worker acts on (as of the last request written), and the next one free.
     private var currentSlot: UInt32 = 0
     private var slotsAllocated: UInt32 = 0
@@ -191,7 +192,9 @@ public final class WorkerProcess: @unchecked Sendable {
         nextTicket += 1
         if holdBack {
             outbox = message
+            heldBack += 1
         } else {
+            heldBack = 0
             try send(message, deadline: deadline, doing: name)
         }
         inFlight.append((ticket, name, deadline))
@@ -204,6 +207,7 @@ public final class WorkerProcess: @unchecked Sendable {
         guard !outbox.isEmpty else { return }
         let message = outbox
         outbox = []
+        heldBack = 0
         let (name, deadline) = inFlight.last.map { ($0.name, $0.deadline) } ?? ("a request", Self.now() + configuration.requestTimeout)
         do {
             try send(message, deadline: deadline, doing: name)
@@ -233,6 +237,63 @@ public final class WorkerProcess: @unchecked Sendable {
             readAhead[oldest] = (name, answer)
         }
     }
+
+    // MARK: answers watched from an event loop (AnswerWatch)
+
+    /// The longest write `sendStartedWithoutWaiting` makes: far below a pipe's capacity, so that
+    /// it never waits for the worker to read.
+    static let watchedWriteLimit = 16384
+
+    /// The second description of the answer pipe (Linux's `/proc/self/fd`): its own O_NONBLOCK
+    /// and its own registration with an event loop, the pipe's bytes the same.
+    public func openWatchDescriptor() -> Int32? {
+        #if os(Linux)
+        guard !hasFailed, !answersClosed.load(ordering: .acquiring) else { return nil }
+        let fd = open("/proc/self/fd/\(answerFD)", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
+        #else
+        return nil
+        #endif
+    }
+
+    public func sendStartedWithoutWaiting() -> Bool {
+        guard !outbox.isEmpty, outbox.count <= Self.watchedWriteLimit, inFlight.count - inFlightStart == heldBack, readAhead.isEmpty,
+            buffered.isEmpty, !hasFailed
+        else { return false }
+        let written = outbox.withUnsafeBytes { write(requestFD, $0.baseAddress!, $0.count) }
+        if written == outbox.count {
+            outbox = []
+            heldBack = 0
+            return true
+        }
+        if written > 0 { outbox.removeFirst(written) }  // (the finish sends the rest)
+        return false
+    }
+
+    public func deliver(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        let end = buffered.upperBound
+        buffer.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: end).copyMemory(from: source, byteCount: bytes.count) }
+        buffered = buffered.lowerBound..<(end + bytes.count)
+    }
+
+    public var answersReady: Bool {
+        guard outbox.isEmpty else { return false }
+        var needed = inFlight.count - inFlightStart
+        var at = buffered.lowerBound
+        while needed > 0 {
+            guard buffered.upperBound - at >= 4 else { return false }
+            let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
+            if length < 1 { return true }  // (the finish reports it)
+            guard buffered.upperBound - at >= 4 + length else { return false }
+            at += 4 + length
+            needed -= 1
+        }
+        return true
+    }
+
+    public var callTimeout: Double { configuration.requestTimeout }
 
     /// A `K` answer's payload; an `E` answer thrown.
     private static func payload(of answer: WorkerMessage, _ name: String) throws(GymError) -> [UInt8] {

@@ -76,8 +76,31 @@ public protocol SplitCallEnvironment: Environment {
     mutating func finishStep() throws(GymError) -> StepResult
     /// Sends the calls started and held back; a failure to send is what their finishes throw.
     mutating func sendStarted()
+    /// Where the answers of the calls started arrive, for a caller that waits for them on an
+    /// event loop rather than in a finish that blocks; nil if they cannot be watched.
+    var answerWatch: (any AnswerWatch)? { get }
 }
 
 extension SplitCallEnvironment {
     public mutating func sendStarted() {}
+    public var answerWatch: (any AnswerWatch)? { nil }
+}
+
+/// The answers of a `SplitCallEnvironment`'s calls, watched from an event loop: the caller
+/// sends the calls started (if that cannot block), waits until a descriptor of its own is
+/// readable, reads it and delivers what it read, and finishes the calls once their answers are
+/// all here, so that no finish blocks. Used by one thread at a time, as the environment is.
+public protocol AnswerWatch: AnyObject, Sendable {
+    /// A new descriptor that is readable when answers arrive (the caller reads it, delivers what
+    /// it read, and closes it); nil if there can be none.
+    func openWatchDescriptor() -> Int32?
+    /// Writes the calls started and held back, if that cannot block (no other call in flight, a
+    /// short write): true. False when it could; what was not written is then sent by the finish.
+    func sendStartedWithoutWaiting() -> Bool
+    /// Bytes read from a watch descriptor, in the order read.
+    func deliver(_ bytes: UnsafeRawBufferPointer)
+    /// Whether the answers of all the calls in flight are here: their finishes will not block.
+    var answersReady: Bool { get }
+    /// Seconds a call may take before its finish gives up on it.
+    var callTimeout: Double { get }
 }

@@ -113,6 +113,9 @@ public struct WrappedEnvironment: Sendable {
         env = split
     }
 
+    /// Where the answers of its split calls arrive (`SplitCallEnvironment.answerWatch`).
+    public var answerWatch: (any AnswerWatch)? { (env as? any SplitCallEnvironment)?.answerWatch }
+
     /// `step`'s second half.
     public mutating func finishStep() throws(GymError) -> StepResult {
         completed(try split { (env) throws(GymError) in try env.finishStep() })
@@ -120,6 +123,16 @@ public struct WrappedEnvironment: Sendable {
 
     /// Steps with an action as the client sent it.
     public mutating func step(json action: JSON) throws(GymError) -> StepResult {
+        try step(try clientAction(action))
+    }
+
+    /// `step(json:)`'s first half (`finishStep` is the second).
+    public mutating func startStep(json action: JSON) throws(GymError) {
+        try startStep(try clientAction(action))
+    }
+
+    /// An action as the client sent it, read in the action space, once the environment was reset.
+    private func clientAction(_ action: JSON) throws(GymError) -> SpaceValue {
         guard hasReset else {
             throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first")
         }
@@ -129,7 +142,7 @@ public struct WrappedEnvironment: Sendable {
         } catch {
             throw GymError("Action \(JSONWriter.string(action)) is not in the action space \(env.actionSpace): \(error.message)")
         }
-        return try step(value)
+        return value
     }
 
     /// Why `space` does not accept `action` (see `Space.accepts`), naming the sub-environment of

@@ -306,19 +306,29 @@ struct BridgeTests {
         #expect(BridgeTestPython.workerCount() == 0)
     }
 
-    @Test("bridged steps and resets take the REST fast path through the worker queue: the route's answers and errors byte for byte, pipelined requests in order, a closed connection harmless")
-    func fastPath() async throws {
-        let harness = harness()
-        let state = harness.state
+    /// The API with the fast paths (the server's own channel set-up), served on a port for
+    /// `body`: the port, a keep-alive connection to it, and a maker of instances over it.
+    func serveLive(
+        _ state: GymServerState, _ body: @escaping @Sendable (Int, KeepAliveConnection, @escaping @Sendable (String) async throws -> String) async throws -> Void
+    ) async throws {
         let application = Application(
             router: buildAPIRouter(state: state), server: .gym(state: state), configuration: .init(serverName: "gym-server"))
         try await application.test(.live) { client in
             let port = try #require(client.port)
             let connection = try KeepAliveConnection(port: port)
-            func make(_ body: String) async throws -> String {
+            let make = { @Sendable (body: String) async throws -> String in
                 let made = try await connection.exchange("POST", "/v1/envs/", body: body)
                 return try #require(try JSONParser.parse(made.body)["instance_id"]?.stringValue, "\(made.text)")
             }
+            try await body(port, connection, make)
+        }
+    }
+
+    @Test("bridged steps and resets take the REST fast path through the worker queue: the route's answers and errors byte for byte, pipelined requests in order, a closed connection harmless")
+    func fastPath() async throws {
+        let harness = harness()
+        let state = harness.state
+        try await serveLive(state) { port, connection, make in
             let head = { (lines: [String]) in lines.map { $0.hasPrefix("Date: ") ? "Date" : $0 } }
             // Two bridged CartPoles (a vector of 3 and a plain one): one stepped on the fast path,
             // its twin through the route (a key the step does not read sends it there).
@@ -399,6 +409,90 @@ struct BridgeTests {
             try await Task.sleep(for: .milliseconds(300))
             let after = try await connection.exchange("POST", "/v1/envs/\(slowEnv)/step/", body: "{\"action\": 0}")
             #expect(after.status == 200, "\(after.text)")
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
+    @Test("a plain bridged instance's fast steps are made from the event loop: the route's answers, a killed worker's 503 and a new worker after the reset, a hung worker's timeout, and calls on the worker queue meanwhile kept apart")
+    func eventLoopSteps() async throws {
+        let harness = harness(timeout: 2)
+        let state = harness.state
+        try await serveLive(state) { port, connection, make in
+            let fast = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}")
+            let twin = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}")
+            let instance = try harness.manager.instance(fast, for: nil)
+            for id in [fast, twin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 11}") }
+            // The first step makes the loop's watch of the worker (it goes by the queue); the
+            // others are the loop's. Their answers are the route's, byte for byte.
+            for n in 0..<40 {
+                let action = n % 3 == 0 ? 1 : 0
+                let accept = n % 5 == 0 ? ["Accept": "application/msgpack"] : [:]
+                let a = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(action)}", headers: accept)
+                let b = try await connection.exchange("POST", "/v1/envs/\(twin)/step/", body: "{\"action\": \(action), \"note\": \"route\"}", headers: accept)
+                #expect(a.status == 200 && a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
+                if (try? JSONParser.parse(a.body))?["done"] == true {
+                    for id in [fast, twin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": \(n)}") }
+                }
+            }
+            let onLoop = instance.stepsOnEventLoop.load(ordering: .relaxed)
+            #expect(onLoop >= 38, "\(onLoop) of 40 steps made from the event loop")
+            // An action out of the space: the route's 400, nothing sent to the worker.
+            let refused = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 7}")
+            let refusedTwin = try await connection.exchange("POST", "/v1/envs/\(twin)/step/", body: "{\"action\": 7, \"note\": \"route\"}")
+            #expect(refused.status == 400 && refused.body == refusedTwin.body, "\(refused.text) vs \(refusedTwin.text)")
+
+            // Calls on the worker queue (steps through the route, frames) from a second
+            // connection while the first steps from the loop: every answer whole, every step counted.
+            let other = try KeepAliveConnection(port: port)
+            let counter = instance.stepCounter
+            async let routeAnswers = { () async throws -> [Int] in
+                var statuses: [Int] = []
+                for n in 0..<30 {
+                    let path = n % 3 == 0 ? "/v1/envs/\(fast)/render/?mode=rgb_array" : "/v1/envs/\(fast)/step/"
+                    let answer = n % 3 == 0
+                        ? try await other.exchange("GET", path)
+                        : try await other.exchange("POST", path, body: "{\"action\": 0, \"note\": \"route\"}")
+                    statuses.append(answer.status)
+                }
+                return statuses
+            }()
+            var loopStatuses: [Int] = []
+            for n in 0..<60 {
+                loopStatuses.append(try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(n % 2)}").status)
+            }
+            let routeStatuses = try await routeAnswers
+            #expect(loopStatuses.allSatisfy { $0 == 200 } && routeStatuses.allSatisfy { $0 == 200 }, "\(loopStatuses) \(routeStatuses)")
+            #expect(instance.stepCounter == counter + 60 + 20, "\(instance.stepCounter - counter) steps counted of 80")
+
+            // A worker killed: the loop's step says so as the queue's would; the reset starts a
+            // new worker, whose steps are the loop's again.
+            kill(try #require(BridgeTestPython.workerPIDs().min()), SIGKILL)
+            try await Task.sleep(for: .milliseconds(100))
+            let dead = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}")
+            #expect(dead.status == 503 && dead.text.contains("died during step") && dead.text.contains("signal 9"), "\(dead.text)")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 1}").status == 200)
+            let loopBefore = instance.stepsOnEventLoop.load(ordering: .relaxed)
+            for n in 0..<5 {
+                let again = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(n % 2)}")
+                #expect(again.status == 200, "\(again.text)")
+            }
+            #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= loopBefore + 4)
+
+            // A hung worker: --worker-timeout (2 s) stops it and the step answers 503; a frame
+            // asked meanwhile waits for that step, then fails as the worker is gone.
+            let pids = Set(BridgeTestPython.workerPIDs())
+            let hungPID = try #require(pids.max())
+            kill(hungPID, SIGSTOP)
+            let started = ContinuousClock.now
+            async let frame = other.exchange("GET", "/v1/envs/\(fast)/render/?mode=rgb_array")
+            let hung = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}")
+            #expect(hung.status == 503 && hung.text.contains("did not answer step within 2 s") && hung.text.contains("--worker-timeout"), "\(hung.text)")
+            #expect(ContinuousClock.now - started >= .seconds(1.9))
+            let frameAnswer = try await frame
+            #expect(frameAnswer.status == 503 || frameAnswer.status == 200, "\(frameAnswer.text)")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{}").status == 200)
+            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}").status == 200)
             await harness.manager.closeAll()
         }
         #expect(BridgeTestPython.workerCount() == 0)

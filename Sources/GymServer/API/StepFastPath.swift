@@ -27,8 +27,9 @@ import GymService
 /// `Accept`, the same headers) and counts it in the same metrics series.
 ///
 /// A bridged instance's step or reset (`EnvironmentInstance.performLater`) runs on its worker
-/// queue instead, and its answer, or its error in the route's words, is written from the event
-/// loop when it comes; the connection's later requests are held until then. A call the route
+/// queue instead (a plain instance's step from this event loop itself, which watches the
+/// worker's answer pipe), and its answer, or its error in the route's words, is written from the
+/// event loop when it comes; the connection's later requests are held until then. A call the route
 /// must make after all (a monitor started meanwhile) goes to it unchanged.
 ///
 /// Everything else goes on to Hummingbird untouched, the request replayed as it came: any other
@@ -193,7 +194,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let started =
             switch later.call {
-            case .step(let call): later.instance.performLater(call, completion: completion)
+            case .step(let call): later.instance.performLater(call, on: loop, completion: completion)
             case .reset(let call): later.instance.performLater(call, completion: completion)
             }
         if !started { finishLater(context, encoder, nil, later, fields, kind, start: start) }

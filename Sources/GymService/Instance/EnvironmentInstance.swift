@@ -50,6 +50,13 @@ public final class EnvironmentInstance: Sendable {
     /// (reset, step, frames, close) runs there, one after the other, never on Swift's cooperative
     /// pool; requests waiting for it are suspended, not blocking a thread. Nil for native ones.
     let workerQueue: DispatchQueue?
+    /// Keeps the worker queue's calls and a step made from an event loop apart
+    /// (`EventLoopStep.swift`).
+    let gate = WorkerQueueGate()
+    /// The event loop that watches the worker's answers for steps made there, if one does.
+    let answerWatcher = Mutex<AnswerWatcher?>(nil)
+    /// Steps made from an event loop so far (tests read it).
+    package let stepsOnEventLoop = Atomic<Int>(0)
 
     /// A plain environment, or N of them stepped as one.
     enum Core: Sendable {
@@ -145,13 +152,25 @@ public final class EnvironmentInstance: Sendable {
     /// Runs `work` where this instance's blocking calls run: its worker queue (bridged), or right
     /// here (native: nothing blocks).
     func onWorkerQueue<T: Sendable>(_ work: @escaping @Sendable () throws(GymError) -> T) async throws(GymError) -> T {
-        guard let workerQueue else { return try work() }
+        guard workerQueue != nil else { return try work() }
         let result: Result<T, GymError> = await withCheckedContinuation { continuation in
-            workerQueue.async {
+            onWorkerQueue {
                 continuation.resume(returning: Result { () throws(GymError) -> T in try work() })
             }
         }
         return try result.get()
+    }
+
+    /// Runs `block` on the worker queue (which a bridged instance has), after any step made from
+    /// an event loop meanwhile.
+    func onWorkerQueue(_ block: @escaping @Sendable () -> Void) {
+        guard let workerQueue else { return block() }
+        gate.enqueued()
+        workerQueue.async { [gate] in
+            gate.enter()
+            block()
+            gate.left()
+        }
     }
 
     /// The autoreset mode of a vector instance.
@@ -177,6 +196,7 @@ public final class EnvironmentInstance: Sendable {
     /// Closes the instance for good: every later call is refused, and the monitor finishes.
     func shutDown() async throws(GymError) {
         try await exclusive { $0.closed = true }
+        stopWatchingAnswers()
         await stopWorkers()
         try await closeMonitor()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import GymCore
 import GymRender
 
@@ -69,30 +70,36 @@ extension EnvironmentInstance {
     /// needs the full path after all (a monitor, a closed instance): the caller hands the
     /// request to the route. False (and no completion) when the instance's calls do not block,
     /// or the call asks for a frame.
-    package func performLater(_ call: StepCall, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void) -> Bool {
-        guard !call.render, let workerQueue else { return false }
-        advanceLater(.step, stepBody(call.action), on: workerQueue, completion)
+    ///
+    /// Given the event loop it is called on, a plain instance's step is made from there when it
+    /// can be (`EventLoopStep.swift`): the request written and the answer read by the loop, no
+    /// thread woken in between; `completion` is then called on that loop.
+    package func performLater(
+        _ call: StepCall, on eventLoop: (any EventLoop)? = nil, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
+    ) -> Bool {
+        guard !call.render, workerQueue != nil else { return false }
+        if let eventLoop, numEnvs == nil, stepOnEventLoop(call.action, eventLoop, completion) { return true }
+        advanceLater(.step, stepBody(call.action), completion)
         return true
     }
 
     /// A reset (a seed or none, no options) for the fast paths, as above.
     package func performLater(_ call: ResetCall, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void) -> Bool {
-        guard !call.render, call.options == nil, let workerQueue else { return false }
+        guard !call.render, call.options == nil, workerQueue != nil else { return false }
         let seeds: VectorSeeds
         switch call.seed {
         case .none: seeds = .none
         case .base(let seed): seeds = .base(seed)
         case .list: return false
         }
-        advanceLater(.reset, resetBody(seeds, nil), on: workerQueue, completion)
+        advanceLater(.reset, resetBody(seeds, nil), completion)
         return true
     }
 
     private func advanceLater(
-        _ transition: Transition, _ body: @escaping StageBody, on workerQueue: DispatchQueue,
-        _ completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
+        _ transition: Transition, _ body: @escaping StageBody, _ completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
     ) {
-        workerQueue.async { [self] in
+        onWorkerQueue { [self] in
             guard state.withLock({ !$0.closed && $0.recording == nil }) else { return completion(nil) }
             completion(Result { () throws(GymError) -> Answer in try stageOneOnCopy(transition, render: false, body).answer })
         }
@@ -103,15 +110,43 @@ extension EnvironmentInstance {
     /// queue keeps every other change out meanwhile).
     private func stageOneOnCopy(_ transition: Transition, render: Bool, _ body: StageBody) throws(GymError) -> Advanced {
         var local = state.withLock { $0 }
-        defer {
-            state.withLock { state in
-                state.core = local.core
-                state.stepCounter = local.stepCounter
-                state.renderedCount = local.renderedCount
-                state.clientFrameState = local.clientFrameState
+        defer { putBack(local) }
+        return try stageOne(transition, render: render, body, &local)
+    }
+
+    /// A copy of the state changed by a call on it (`stageOneOnCopy`), put back.
+    func putBack(_ local: State) {
+        state.withLock { state in
+            state.core = local.core
+            state.stepCounter = local.stepCounter
+            state.renderedCount = local.renderedCount
+            state.clientFrameState = local.clientFrameState
+        }
+    }
+
+    /// The second half of a step whose first half `WrappedEnvironment.startStep(json:)` made on
+    /// the copy `local` (`EventLoopStep.swift`): stage 1 with the step finished, as `stepBody`
+    /// makes it; the copy put back. Blocks if the answer is not there yet.
+    func finishStepOnCopy(_ local: inout State) -> Result<Answer, GymError> {
+        defer { putBack(local) }
+        let body: StageBody = { [self] (core, _) throws(GymError) in
+            switch try core.takeOut(id) {
+            case .single(var env):
+                defer { core = .single(env) }
+                return Self.stepped(try env.finishStep(), observationSpace)
+            case .taken, .vector: preconditionFailure("a step finished on a plain instance")
             }
         }
-        return try stageOne(transition, render: render, body, &local)
+        return Result { () throws(GymError) -> Answer in try stageOne(.step, render: false, body, &local).answer }
+    }
+
+    /// A plain environment's step as `stepBody` answers it.
+    private static func stepped(_ result: StepResult, _ observationSpace: Space) -> (Answer, StepOutcome?, Int) {
+        let answer = Answer.step(
+            observation: .value(observationSpace, result.observation), reward: .json(.double(result.reward)),
+            done: .json(.bool(result.done)), terminated: .json(.bool(result.terminated)),
+            truncated: .json(.bool(result.truncated)), info: .json(.object(result.info)))
+        return (answer, StepOutcome(reward: result.reward, done: result.done), result.done ? 1 : 0)
     }
 
     /// Vectors up to this wide step on the fast paths, on an event loop: 64 native environments
@@ -162,12 +197,7 @@ extension EnvironmentInstance {
             case .taken: preconditionFailure("takeOut never answers .taken")
             case .single(var env):
                 defer { core = .single(env) }
-                let result = try env.step(json: action)
-                let answer = Answer.step(
-                    observation: .value(observationSpace, result.observation), reward: .json(.double(result.reward)),
-                    done: .json(.bool(result.done)), terminated: .json(.bool(result.terminated)),
-                    truncated: .json(.bool(result.truncated)), info: .json(.object(result.info)))
-                return (answer, StepOutcome(reward: result.reward, done: result.done), result.done ? 1 : 0)
+                return Self.stepped(try env.step(json: action), observationSpace)
             case .vector(var vector):
                 defer { core = .vector(vector) }
                 let actions: [SpaceValue]
