@@ -15,6 +15,13 @@ process's, and the figure is the median of the rounds' ratios (each round's pair
 so a slower moment of a shared machine weighs on both), printed beside both median times. The two
 runs must give the same episodes and weights: each line says whether they did.
 
+For the CartPole cases a third run in each round, for reference: in process again, with one
+round trip per vector step to an echo process over a loopback TCP socket (a message the size of
+gym-server's answer, written and read back before each step). It is what an environment behind
+any socket pays on this machine (the exchange, and the trainer's own work slowed after each wait
+for it), with nothing done on the other side: gym-server's run can only be faster than in
+process where its environments cost the trainer less than that.
+
 Bridged (with --bridge-python, a Python with gymnasium[box2d]; default .venv/bridge/bin/python):
 LunarLander-v3 x8 as a vector instance over one connection of a server started with --python
 (its sub-environments spread over --vector-worker-processes workers, by default one per core),
@@ -119,20 +126,57 @@ class Case:
     kwargs: dict
     warmup: int  # timesteps of an unmeasured run on each side first (torch's and the server's first calls)
     target: float | None = None
+    echo: bool = False  # also run in process with an echo round trip a step, for reference
     times: dict[str, list[float]] = field(default_factory=lambda: {"server": [], "in process": []})
     identical: list[bool] = field(default_factory=list)
 
 
 CASES = [
-    Case("SB3 PPO CartPole n_envs=4", "PPO", "CartPole-v1", 4, 16_384, 4_096, {"n_steps": 128}, 1_024, 1.25),
-    Case("SB3 PPO CartPole n_envs=16", "PPO", "CartPole-v1", 16, 16_384, 4_096, {"n_steps": 128}, 2_048, 1.0),
+    Case("SB3 PPO CartPole n_envs=4", "PPO", "CartPole-v1", 4, 16_384, 4_096, {"n_steps": 128}, 1_024, 1.25, echo=True),
+    Case("SB3 PPO CartPole n_envs=16", "PPO", "CartPole-v1", 16, 16_384, 4_096, {"n_steps": 128}, 2_048, 1.0, echo=True),
     Case("SB3 DQN FrozenLake n_envs=1", "DQN", "FrozenLake-v1", 1, 10_000, 3_000, {"learning_starts": 1_000}, 1_200),
     Case("SB3 PPO Pendulum n_envs=4", "PPO", "Pendulum-v1", 4, 8_192, 2_048, {"n_steps": 512}, 2_048),
 ]
 
 
-def train(case: Case, timesteps: int, url: str | None, threads: int) -> tuple[float, list, dict]:
-    """One learn() run: its wall time, Monitor's episodes (return, length) and the weights."""
+ECHO_SERVER = r"""
+import socket, sys
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+connection, _ = listener.accept()
+connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while True:
+    data = connection.recv(65536)
+    if not data:
+        break
+    connection.sendall(data)
+"""
+
+
+class Echo:
+    """An echo process over loopback TCP: one exchange of ``size`` bytes a call."""
+
+    def __init__(self, size: int) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
+        port = int(self.process.stdout.readline())
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.message = b"x" * size
+
+    def exchange(self) -> None:
+        self.sock.sendall(self.message)
+        have = 0
+        while have < len(self.message):
+            have += len(self.sock.recv(65536))
+
+    def close(self) -> None:
+        self.sock.close()
+        self.process.wait(timeout=10)
+
+
+def train(case: Case, timesteps: int, url: str | None, threads: int, echo: Echo | None = None) -> tuple[float, list, dict]:
+    """One learn() run: its wall time, Monitor's episodes (return, length) and the weights; with
+    ``echo``, in process with an echo round trip before every vector step."""
     import stable_baselines3
     import torch
     from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
@@ -146,6 +190,14 @@ def train(case: Case, timesteps: int, url: str | None, threads: int) -> tuple[fl
             env = sb3_make_vec_env(case.env_id, n_envs=case.n_envs, seed=0)
     else:
         env = make_vec_env(case.env_id, n_envs=case.n_envs, seed=0, url=url)
+    if echo is not None:
+        step_wait = env.step_wait
+
+        def step_wait_after_echo():
+            echo.exchange()
+            return step_wait()
+
+        env.step_wait = step_wait_after_echo
     model = getattr(stable_baselines3, case.algorithm)("MlpPolicy", env, seed=0, device="cpu", **case.kwargs)
     start = time.perf_counter()
     model.learn(timesteps)
@@ -162,19 +214,30 @@ def bench_sb3(case: Case, url: str, rounds: int, quick: bool, threads: int) -> N
     timesteps = case.quick_timesteps if quick else case.timesteps
     for side_url in (url, None):
         train(case, case.warmup, side_url, threads)
-    for r in range(rounds):
-        sides = [("server", url), ("in process", None)]
-        if r % 2:
-            sides.reverse()
-        results = {}
-        for name, side_url in sides:
-            seconds, episodes, weights = train(case, timesteps, side_url, threads)
-            case.times[name].append(seconds)
-            results[name] = (episodes, weights)
-        (e1, w1), (e2, w2) = results["server"], results["in process"]
-        case.identical.append(e1 == e2 and list(w1) == list(w2) and all(torch.equal(w1[k], w2[k]) for k in w2))
-        print(f"   {case.label} round {r}: gym-server {case.times['server'][-1]:.2f} s, "
-              f"in process {case.times['in process'][-1]:.2f} s", flush=True)
+    # gym-server's answer to a vector step of n CartPoles (its head and MessagePack body): ~310
+    # bytes and 27 a sub-environment (291 bytes of body for 4, 616 for 16).
+    echo = Echo(310 + 27 * case.n_envs) if case.echo else None
+    try:
+        for r in range(rounds):
+            sides = [("server", url), ("in process", None)]
+            if r % 2:
+                sides.reverse()
+            results = {}
+            for name, side_url in sides:
+                seconds, episodes, weights = train(case, timesteps, side_url, threads)
+                case.times[name].append(seconds)
+                results[name] = (episodes, weights)
+            (e1, w1), (e2, w2) = results["server"], results["in process"]
+            case.identical.append(e1 == e2 and list(w1) == list(w2) and all(torch.equal(w1[k], w2[k]) for k in w2))
+            echoed = ""
+            if echo is not None:
+                case.times.setdefault("echo", []).append(train(case, timesteps, None, threads, echo)[0])
+                echoed = f", in process with an echo round trip a step {case.times['echo'][-1]:.2f} s"
+            print(f"   {case.label} round {r}: gym-server {case.times['server'][-1]:.2f} s, "
+                  f"in process {case.times['in process'][-1]:.2f} s{echoed}", flush=True)
+    finally:
+        if echo is not None:
+            echo.close()
 
 
 def report_sb3(case: Case, quick: bool) -> str:
@@ -186,9 +249,14 @@ def report_sb3(case: Case, quick: bool) -> str:
     verdict = "" if case.target is None else ("  MET" if ratio <= case.target else "  NOT MET")
     rounds = ", ".join(f"{r:.2f}" for r in ratios)
     same = "identical episodes and weights" if all(case.identical) else "RESULTS DIFFER"
+    echoed = ""
+    if case.times.get("echo"):
+        echo_ratio = statistics.median(e / l for e, l in zip(case.times["echo"], case.times["in process"]))
+        echoed = (f"\n    for reference, in process with an echo round trip a step: {echo_ratio:.2f}x in process "
+                  f"({statistics.median(case.times['echo']):.2f} s)")
     return (f"{case.label}: {ratio:.2f}x in-process wall time{target}{verdict}\n"
             f"    {timesteps:,} timesteps: gym-server {server:.2f} s, in process {local:.2f} s "
-            f"(medians of {len(ratios)} rounds; the figure is the median of the rounds' ratios {rounds}); {same}")
+            f"(medians of {len(ratios)} rounds; the figure is the median of the rounds' ratios {rounds}); {same}{echoed}")
 
 
 # ---- bridged LunarLander ------------------------------------------------------------------------------
