@@ -479,14 +479,32 @@ struct BridgeTests {
             }
             #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= loopBefore + 4)
 
+            // A worker that dies while the loop waits for its answer (Slow-v0 takes 0.2 s a step):
+            // the pipe's end is the loop's news, and the step says so as the queue's would.
+            let slow = try await make("{\"env_id\": \"GymServerTest/Slow-v0\"}")
+            let slowInstance = try harness.manager.instance(slow, for: nil)
+            _ = try await connection.exchange("POST", "/v1/envs/\(slow)/reset/", body: "{}")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": 0}").status == 200)
+            let slowPID = try #require(BridgeTestPython.workerPIDs().max())
+            let slowOnLoop = slowInstance.stepsOnEventLoop.load(ordering: .relaxed)
+            connection.send(KeepAliveConnection.request("POST", "/v1/envs/\(slow)/step/", body: "{\"action\": 0}"))
+            try await Task.sleep(for: .milliseconds(60))
+            kill(slowPID, SIGKILL)
+            let diedWaiting = try await connection.read()
+            #expect(slowInstance.stepsOnEventLoop.load(ordering: .relaxed) == slowOnLoop + 1)
+            #expect(diedWaiting.status == 503 && diedWaiting.text.contains("died during step"), "\(diedWaiting.text)")
+            _ = try await connection.exchange("POST", "/v1/envs/\(slow)/close/")
+
             // A hung worker: --worker-timeout (2 s) stops it and the step answers 503; a frame
             // asked meanwhile waits for that step, then fails as the worker is gone.
             let pids = Set(BridgeTestPython.workerPIDs())
             let hungPID = try #require(pids.max())
             kill(hungPID, SIGSTOP)
             let started = ContinuousClock.now
+            connection.send(KeepAliveConnection.request("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}"))
+            try await Task.sleep(for: .milliseconds(200))
             async let frame = other.exchange("GET", "/v1/envs/\(fast)/render/?mode=rgb_array")
-            let hung = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}")
+            let hung = try await connection.read()
             #expect(hung.status == 503 && hung.text.contains("did not answer step within 2 s") && hung.text.contains("--worker-timeout"), "\(hung.text)")
             #expect(ContinuousClock.now - started >= .seconds(1.9))
             let frameAnswer = try await frame

@@ -154,22 +154,23 @@ public final class EnvironmentInstance: Sendable {
     func onWorkerQueue<T: Sendable>(_ work: @escaping @Sendable () throws(GymError) -> T) async throws(GymError) -> T {
         guard workerQueue != nil else { return try work() }
         let result: Result<T, GymError> = await withCheckedContinuation { continuation in
-            onWorkerQueue {
-                continuation.resume(returning: Result { () throws(GymError) -> T in try work() })
-            }
+            onWorkerQueue({ Result { () throws(GymError) -> T in try work() } }, then: { continuation.resume(returning: $0) })
         }
         return try result.get()
     }
 
-    /// Runs `block` on the worker queue (which a bridged instance has), after any step made from
-    /// an event loop meanwhile.
-    func onWorkerQueue(_ block: @escaping @Sendable () -> Void) {
-        guard let workerQueue else { return block() }
+    /// Runs `work` on the worker queue (which a bridged instance has), after any step made from
+    /// an event loop meanwhile, and then `completion` with its result, once the queue no longer
+    /// counts it: a request answered by `completion` may be followed at once by a step from an
+    /// event loop.
+    func onWorkerQueue<T>(_ work: @escaping @Sendable () -> T, then completion: @escaping @Sendable (T) -> Void) {
+        guard let workerQueue else { return completion(work()) }
         gate.enqueued()
         workerQueue.async { [gate] in
             gate.enter()
-            block()
+            let result = work()
             gate.left()
+            completion(result)
         }
     }
 

@@ -157,11 +157,16 @@ final class AnswerWatcher: @unchecked Sendable {
         channel.read()
     }
 
-    /// The step waiting goes to a blocking thread, and the channel closes so that the loop reads
-    /// nothing more of the pipe (the next step makes a new one).
+    /// The step waiting goes to a blocking thread once the channel is closed, so that the loop
+    /// reads nothing more of the pipe meanwhile (the next step makes a new one).
     private func handOver() {
-        stop()
-        handler.handOver()
+        guard let step = handler.takeWaiting() else { return }
+        let made = channel.withLock { (state) -> (any Channel)? in
+            state.stopped = true
+            return state.channel
+        }
+        guard let made else { return step.finishBlocking() }
+        made.close().whenComplete { _ in step.finishBlocking() }
     }
 
     /// Closes the channel (and so the second descriptor).
@@ -194,27 +199,27 @@ final class AnswerWatchHandler: ChannelInboundHandler, @unchecked Sendable {
     /// no more until asked, so that nothing is read once the gate is open to others), else the
     /// channel reads on.
     func channelReadComplete(context: ChannelHandlerContext) {
-        guard let (step, expiry) = waiting else { return }
+        guard waiting != nil else { return }
         guard watch.answersReady else { return context.read() }
-        waiting = nil
-        expiry.cancel()
-        step.finish()
+        takeWaiting()?.finish()
     }
 
-    /// The worker closed its end (it died): its finish says so.
+    /// The worker closed its end (it died), or the channel was closed: the step waiting, if
+    /// any, goes to a blocking thread, whose finish says what happened (no more is read here).
     func channelInactive(context: ChannelHandlerContext) {
-        handOver()
+        takeWaiting()?.finishBlocking()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
-    func handOver() {
-        guard let (step, expiry) = waiting else { return }
+    /// The step waiting, no longer waited for here.
+    func takeWaiting() -> ClaimedStep? {
+        guard let (step, expiry) = waiting else { return nil }
         waiting = nil
         expiry.cancel()
-        step.finishBlocking()
+        return step
     }
 }
 

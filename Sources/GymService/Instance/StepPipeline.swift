@@ -99,10 +99,10 @@ extension EnvironmentInstance {
     private func advanceLater(
         _ transition: Transition, _ body: @escaping StageBody, _ completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
     ) {
-        onWorkerQueue { [self] in
-            guard state.withLock({ !$0.closed && $0.recording == nil }) else { return completion(nil) }
-            completion(Result { () throws(GymError) -> Answer in try stageOneOnCopy(transition, render: false, body).answer })
-        }
+        onWorkerQueue({ [self] () -> Result<Answer, GymError>? in
+            guard state.withLock({ !$0.closed && $0.recording == nil }) else { return nil }
+            return Result { () throws(GymError) -> Answer in try stageOneOnCopy(transition, render: false, body).answer }
+        }, then: completion)
     }
 
     /// Stage 1 on the worker queue of an instance whose calls block: on a copy of the state taken
