@@ -546,6 +546,91 @@ struct BridgeTests {
         #expect(BridgeTestPython.workerCount() == 0)
     }
 
+    @Test("Gymie's steps and resets of bridged instances take its fast path, answered as REST answers them and in order with the session's; an environment's error closes the socket as the session does, the call not made again")
+    func gymieBridgedFastPath() async throws {
+        let harness = harness()
+        let state = harness.state
+        try await serveLive(state) { port, connection, makeOver in
+            func make(_ envID: String) async throws -> String {
+                try await makeOver("{\"env_id\": \"\(envID)\", \"backend\": \"gymnasium\"}")
+            }
+            func rest(_ path: String, _ body: JSON) async throws -> JSON {
+                let answer = try await connection.exchange("POST", path, body: JSONWriter.string(body))
+                #expect(answer.status == 200, "\(answer.text)")
+                return try JSONParser.parse(answer.body)
+            }
+            let fast = try await make("CartPole-v1")
+            let twin = try await make("CartPole-v1")
+            let instance = try harness.manager.instance(fast, for: nil)
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            func ask(_ method: String, _ params: JSON) async throws -> JSON {
+                let message = gymie(method, params)
+                socket.send(opcode: 1, Array(message.utf8))
+                guard case .text(let text) = try await socket.nextMessage(timeout: .seconds(20), after: message) else {
+                    Issue.record("no answer to \(message)")
+                    return .null
+                }
+                return try JSONParser.parse(text)
+            }
+            let resets = state.gymieFastResets.count
+            let reset = try await ask("reset", ["instance_id": .string(fast), "seed": 3, "full": true])
+            let restReset = try await rest("/v1/envs/\(twin)/reset/", ["seed": 3])
+            #expect(reset == restReset && state.gymieFastResets.count == resets + 1, "\(reset) vs \(restReset)")
+            let steps = state.gymieFastSteps.count
+            for n in 0..<20 {
+                let action = JSON.int(n % 3 == 0 ? 1 : 0)
+                let full = n % 2 == 0
+                let answer = try await ask("step", full ? ["instance_id": .string(fast), "action": action, "full": true] : ["instance_id": .string(fast), "action": action])
+                let twinStep = try await rest("/v1/envs/\(twin)/step/", ["action": action])
+                let expected: JSON = full ? twinStep : [twinStep["observation"] ?? .null, twinStep["reward"] ?? .null, twinStep["done"] ?? .null, twinStep["info"] ?? .null]
+                #expect(answer == expected, "step \(n): \(answer) vs \(expected)")
+                if twinStep["done"] == true {
+                    _ = try await ask("reset", ["instance_id": .string(fast), "seed": .int(n)])
+                    _ = try await rest("/v1/envs/\(twin)/reset/", ["seed": .int(n)])
+                }
+            }
+            #expect(state.gymieFastSteps.count == steps + 20)
+            #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= 18)
+
+            // In one write: a bridged step, a message the session answers, another step: answers in order.
+            let step0 = gymie("step", ["instance_id": .string(fast), "action": 0])
+            let space = gymie("action_space", ["instance_id": .string(fast)])
+            for message in [step0, space, step0] { socket.send(opcode: 1, Array(message.utf8)) }
+            var answers: [String] = []
+            for _ in 0..<3 {
+                if case .text(let text) = try await socket.nextMessage(timeout: .seconds(20), after: "pipelined") { answers.append(text) }
+            }
+            #expect(answers.count == 3 && answers[0].hasPrefix("[") && answers[1].contains("Discrete") && answers[2].hasPrefix("["), "\(answers)")
+
+            // The environment raises: Gymie's close (1007, Python's message), the step not made
+            // again (the instance's state counts it once: not at all, as it failed).
+            let raising = try await make("GymServerTest/Raising-v0")
+            let raisingInstance = try harness.manager.instance(raising, for: nil)
+            let raiser = try RawWebSocket(port: port)
+            defer { raiser.close() }
+            raiser.send(opcode: 1, Array(gymie("reset", ["instance_id": .string(raising)]).utf8))
+            _ = try await raiser.nextMessage(timeout: .seconds(20), after: "reset")
+            let counter = raisingInstance.stepCounter
+            raiser.send(opcode: 1, Array(gymie("step", ["instance_id": .string(raising), "action": 2]).utf8))
+            raiser.send(opcode: 1, Array(gymie("step", ["instance_id": .string(raising), "action": 0]).utf8))
+            let closed = try await raiser.nextMessage(timeout: .seconds(20), after: "step 2")
+            guard case .close(let code, let reason) = closed else {
+                Issue.record("expected a close, got \(closed)")
+                return
+            }
+            #expect(code == 1007 && reason.contains("ValueError: action 2 is forbidden"), "\(String(describing: code)) \(reason)")
+            raiser.send(opcode: 8, [0x03, 0xE8])
+            if case .text(let text) = try await raiser.nextMessage(timeout: .seconds(20), after: "close") {
+                Issue.record("a message after the close: \(text)")
+            }
+            #expect(raisingInstance.stepCounter == counter, "the failed step was not made again, nor the one after the close")
+            _ = try await rest("/v1/envs/\(raising)/step/", ["action": 0])
+            await harness.manager.closeAll()
+        }
+        #expect(BridgeTestPython.workerCount() == 0)
+    }
+
     @Test("an environment that raises answers 400 with the Python message; the instance goes on")
     func raising() async throws {
         try await harness().run { api in

@@ -19,6 +19,12 @@ import GymService
 /// `reset` with `instance_id` and a seed or none (options are the session's), `full` or not: the
 /// observation.
 ///
+/// A bridged instance's step or reset (`EnvironmentInstance.performLater`: a plain instance's
+/// step from this event loop, anything else on its worker queue) is answered here too, when it
+/// comes: the frames behind it are held meanwhile, and no more is read. Its error closes the
+/// socket as the session closes it (the call was made: it is not made again), and a call the
+/// session must make after all (a monitor started) goes to it unchanged.
+///
 /// Every other frame goes on to the session as it came, and every message the session has not
 /// answered yet holds the fast path back: a message is answered only when all before it are, so
 /// answers keep the order of the messages. Once either side sends a close frame nothing more is
@@ -45,6 +51,15 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var unanswered = 0
     /// A close frame went one way or the other.
     private var ending = false
+    /// This handler closed the socket (a bridged call's error): what comes after is dropped, and
+    /// the client's close frame ends the connection.
+    private var closing = false
+    /// A bridged call under way: frames read meanwhile wait in `held`, and so does the read.
+    private var waiting = false
+    private var held: [NIOAny] = []
+    private var readHeldBack = false
+    /// Out of the pipeline (the connection ended): a call's answer that comes after is dropped.
+    private var removed = false
 
     /// NIO's frame encoder: an answer enters the pipeline there, already a frame.
     private var encoderContext: ChannelHandlerContext?
@@ -59,6 +74,8 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         encoderContext = nil
+        removed = true
+        held.removeAll()
     }
 
     /// A final, unmasked text frame (a server's) of `payload`, header and payload in one buffer, as
@@ -81,22 +98,24 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if waiting {
+            held.append(data)
+            return
+        }
         let frame = unwrapInboundIn(data)
+        if closing {
+            if frame.opcode == .connectionClose { context.close(promise: nil) }
+            return
+        }
         let start = shared.accessLog == nil ? 0 : DispatchTime.now().uptimeNanoseconds
         if !ending, unanswered == 0, frame.fin, frame.opcode == .text, frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false,
-            let (text, reset) = answer(frame.unmaskedData)
+            let outcome = answer(frame.unmaskedData)
         {
-            (reset ? shared.resets : shared.answered).increment()
-            shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
-            shared.accessLog?.record(
-                method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
-                key: shared.owner?.name, transport: .ws)
-            if let encoder = encoderContext {
-                encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
-            } else {
-                var buffer = context.channel.allocator.buffer(capacity: text.count)
-                buffer.writeBytes(text)
-                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+            switch outcome {
+            case .now(let text, let reset):
+                send(context, text, reset: reset, start: start)
+            case .later(let instance, let call):
+                startLater(context, instance, call, data, start: start)
             }
             return
         }
@@ -120,6 +139,110 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// An answer written, counted and logged.
+    private func send(_ context: ChannelHandlerContext, _ text: [UInt8], reset: Bool, start: UInt64) {
+        (reset ? shared.resets : shared.answered).increment()
+        shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
+        shared.accessLog?.record(
+            method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
+            key: shared.owner?.name, transport: .ws)
+        if let encoder = encoderContext {
+            encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
+        } else {
+            var buffer = context.channel.allocator.buffer(capacity: text.count)
+            buffer.writeBytes(text)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
+        }
+    }
+
+    /// Makes a bridged instance's call; its answer (or error) is written from the event loop
+    /// when it comes, the frames behind it held until then.
+    private func startLater(_ context: ChannelHandlerContext, _ instance: EnvironmentInstance, _ call: GymieCall, _ data: NIOAny, start: UInt64) {
+        waiting = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context, data), eventLoop: loop)
+        let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in
+            loop.execute {
+                let (handler, context, data) = bound.value
+                handler.finishLater(context, result, call, data, start: start)
+            }
+        }
+        let started =
+            switch call {
+            case .step(let step, _): instance.performLater(step, on: loop, completion: completion)
+            case .reset(let reset, _): instance.performLater(reset, completion: completion)
+            }
+        if !started { finishLater(context, nil, call, data, start: start) }
+    }
+
+    /// The end of `startLater`'s call, on the event loop: its answer written, its error closing
+    /// the socket as the session would, or (nil) the message handed to the session; then the
+    /// frames held meanwhile go on.
+    private func finishLater(_ context: ChannelHandlerContext, _ result: Result<Answer, GymError>?, _ call: GymieCall, _ data: NIOAny, start: UInt64) {
+        guard waiting, !removed else { return }
+        waiting = false
+        let reset: Bool
+        let full: Bool
+        switch call {
+        case .step(_, let f): (reset, full) = (false, f)
+        case .reset(_, let f): (reset, full) = (true, f)
+        }
+        switch result {
+        case nil:
+            unanswered += 1
+            context.fireChannelRead(data)
+        case .success(let answer):
+            send(context, reset ? GymieSession.resetBytes(answer, full: full) : GymieSession.stepBytes(answer, full: full), reset: reset, start: start)
+        case .failure(let error):
+            let message = String(decoding: unwrapInboundIn(data).unmaskedData.readableBytesView, as: UTF8.self)
+            let (code, reason) = GymieSession.close(for: error, message: message)
+            (reset ? shared.resets : shared.answered).increment()
+            shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
+            shared.accessLog?.record(
+                method: reset ? "reset" : "step", path: GymieRoutes.path, status: Int(code), bytes: 0, startedAt: start,
+                key: shared.owner?.name, transport: .ws)
+            closeSocket(context, code: code, reason: reason)
+        }
+        while !held.isEmpty, !waiting {
+            channelRead(context: context, data: held.removeFirst())
+        }
+        context.fireChannelReadComplete()
+        if !waiting, readHeldBack {
+            readHeldBack = false
+            context.read()
+        }
+    }
+
+    /// Sends a close frame with Gymie's code and reason; the client's answering close frame (or
+    /// 10 seconds without one) ends the connection, and nothing else is read.
+    private func closeSocket(_ context: ChannelHandlerContext, code: UInt16, reason: String) {
+        ending = true
+        closing = true
+        var payload = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        payload.writeInteger(code)
+        payload.writeString(reason)  // (at most 123 bytes: `GymieSession.closeReason`)
+        if let encoder = encoderContext {
+            // Past the encoder: the frame's bytes, as `textFrame` writes them.
+            var bytes = context.channel.allocator.buffer(capacity: payload.readableBytes + 2)
+            bytes.writeInteger(UInt8(0x88))  // FIN, close
+            bytes.writeInteger(UInt8(payload.readableBytes))
+            bytes.writeBuffer(&payload)
+            encoder.writeAndFlush(NIOAny(bytes), promise: nil)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)), promise: nil)
+        }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting {
+            readHeldBack = true
+            return
+        }
+        context.read()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         switch frame.opcode {
@@ -131,21 +254,31 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    /// The answer's text (and whether it answers a reset), or nil: the session must answer.
-    private func answer(_ payload: ByteBuffer) -> ([UInt8], reset: Bool)? {
-        switch Self.plainStep(payload).map({ GymieCall.step($0, full: false) }) ?? Self.parsed(payload) {
+    /// What the fast path does with a message.
+    private enum Outcome {
+        /// Its answer's text, and whether it answers a reset.
+        case now([UInt8], reset: Bool)
+        /// A bridged instance's call, answered when it comes.
+        case later(EnvironmentInstance, GymieCall)
+    }
+
+    /// What the fast path does with a message, or nil: the session must answer.
+    private func answer(_ payload: ByteBuffer) -> Outcome? {
+        let parsedCall = Self.plainStep(payload).map({ GymieCall.step($0, full: false) }) ?? Self.parsed(payload)
+        switch parsedCall {
         case .step(let call, let full)?:
             guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
                 // Gymie's check, as the session makes it: an action it would call wrong is the session's.
-                GymieSession.acceptsAction(call.action, instance),
-                let stepped = try? instance.performWithoutWaiting(call)
+                GymieSession.acceptsAction(call.action, instance)
             else { return nil }
-            return (GymieSession.stepBytes(stepped, full: full), false)
+            if instance.callsBlockingWork { return .later(instance, .step(call, full: full)) }
+            guard let stepped = try? instance.performWithoutWaiting(call) else { return nil }
+            return .now(GymieSession.stepBytes(stepped, full: full), reset: false)
         case .reset(let call, let full)?:
-            guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner),
-                let reset = try? instance.performWithoutWaiting(call)
-            else { return nil }
-            return (GymieSession.resetBytes(reset, full: full), true)
+            guard let instance = try? shared.manager.instance(call.instanceID, for: shared.owner) else { return nil }
+            if instance.callsBlockingWork { return .later(instance, .reset(call, full: full)) }
+            guard let reset = try? instance.performWithoutWaiting(call) else { return nil }
+            return .now(GymieSession.resetBytes(reset, full: full), reset: true)
         case nil:
             return nil
         }

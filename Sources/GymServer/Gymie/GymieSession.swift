@@ -127,12 +127,7 @@ struct GymieSession: Sendable {
             return .close(.unacceptableData, "Message keys \(keys) are missing or invalid")
         }
         let ordered = PythonLiteral.parse(text)
-        let paramsText: String = {
-            if case .object(let members)? = ordered, let params = members.first(where: { $0.0 == "params" })?.1 {
-                return PythonLiteral.str(params)
-            }
-            return JSONWriter.string(paramsJSON)
-        }()
+        let paramsText = Self.parametersText(ordered, paramsJSON)
         let wrongParameters = Reply.close(.dataInconsistentWithMessage, "Parameters `\(paramsText)` are wrong")
         guard let methodName = methodJSON.stringValue, let method = Method(rawValue: methodName) else {
             // Python: `public[method]` raises KeyError for an unknown name, TypeError for an
@@ -156,6 +151,23 @@ struct GymieSession: Sendable {
             let (code, reason) = CallError(error).gymieClose(parameters: paramsText)
             return .close(WebSocketErrorCode(codeNumber: Int(code)), reason)
         }
+    }
+
+    /// A message's `params` as Gymie's reasons show them (Python's `str`, in the client's order).
+    static func parametersText(_ ordered: PythonLiteral.Value?, _ params: JSON) -> String {
+        if case .object(let members)? = ordered, let original = members.first(where: { $0.0 == "params" })?.1 {
+            return PythonLiteral.str(original)
+        }
+        return JSONWriter.string(params)
+    }
+
+    /// How the session closes the socket for an error of a call (`run` writes it): Gymie's code
+    /// and reason, the reason cut to fit a close frame.
+    static func close(for error: any Error, message text: String) -> (code: UInt16, reason: String) {
+        let ordered = PythonLiteral.parse(text)
+        let params = (try? JSONParser.parse(text))?["params"] ?? .null
+        let (code, reason) = CallError(error).gymieClose(parameters: parametersText(ordered, params))
+        return (code, closeReason(reason))
     }
 
     enum Method: String {
