@@ -295,6 +295,8 @@ public final class WorkerProcess: AnswerWatch, @unchecked Sendable {
 
     public var callTimeout: Double { configuration.requestTimeout }
 
+    public var isAvailable: Bool { !hasFailed }
+
     /// A `K` answer's payload; an `E` answer thrown.
     private static func payload(of answer: WorkerMessage, _ name: String) throws(GymError) -> [UInt8] {
         switch answer.kind {

@@ -103,4 +103,7 @@ public protocol AnswerWatch: AnyObject, Sendable {
     var answersReady: Bool { get }
     /// Seconds a call may take before its finish gives up on it.
     var callTimeout: Double { get }
+    /// Whether calls can be started without blocking (false: the process behind it failed,
+    /// and a reset would start another, waiting for it).
+    var isAvailable: Bool { get }
 }

@@ -479,6 +479,47 @@ struct BridgeTests {
             }
             #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= loopBefore + 4)
 
+            // A vector's step from the loop too (5 CartPoles in 2 workers, NEXT_STEP autoresets):
+            // the route's answers byte for byte; a SAME_STEP vector goes by the queue.
+            for (mode, onLoopExpected) in [("next_step", true), ("same_step", false)] {
+                let body = "{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\", \"num_envs\": 5, \"autoreset_mode\": \"\(mode)\"}"
+                let pidsBefore = Set(BridgeTestPython.workerPIDs())
+                let vector = try await make(body)
+                let vectorPIDs = Set(BridgeTestPython.workerPIDs()).subtracting(pidsBefore)
+                let vectorTwin = try await make(body)
+                let vectorInstance = try harness.manager.instance(vector, for: nil)
+                for id in [vector, vectorTwin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 5}") }
+                for n in 0..<40 {
+                    let actions = "[\((0..<5).map { String(($0 + n) % 3 == 0 ? 1 : 0) }.joined(separator: ", "))]"
+                    let accept = n % 4 == 0 ? ["Accept": "application/msgpack"] : [:]
+                    let a = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": \(actions)}", headers: accept)
+                    let b = try await connection.exchange("POST", "/v1/envs/\(vectorTwin)/step/", body: "{\"action\": \(actions), \"note\": \"route\"}", headers: accept)
+                    #expect(a.status == 200 && a.body == b.body, "\(mode) step \(n): \(a.text) vs \(b.text)")
+                }
+                let vectorOnLoop = vectorInstance.stepsOnEventLoop.load(ordering: .relaxed)
+                #expect(onLoopExpected ? vectorOnLoop >= 38 : vectorOnLoop == 0, "\(mode): \(vectorOnLoop) of 40 vector steps from the loop")
+                let wrongWidth = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [0, 1]}")
+                let wrongTwin = try await connection.exchange("POST", "/v1/envs/\(vectorTwin)/step/", body: "{\"action\": [0, 1], \"note\": \"route\"}")
+                #expect(wrongWidth.status == 400 && wrongWidth.body == wrongTwin.body, "\(wrongWidth.text) vs \(wrongTwin.text)")
+                if onLoopExpected {
+                    // One of its workers killed: the step says so; the reset moves its
+                    // sub-environments to a new worker, and the loop steps the vector again.
+                    #expect(vectorPIDs.count == 2)
+                    kill(try #require(vectorPIDs.min()), SIGKILL)
+                    try await Task.sleep(for: .milliseconds(100))
+                    let dead = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [0, 0, 0, 0, 0]}")
+                    #expect(dead.status == 503 && dead.text.contains("died during"), "\(dead.text)")
+                    #expect(try await connection.exchange("POST", "/v1/envs/\(vector)/reset/", body: "{\"seed\": 1}").status == 200)
+                    let before = vectorInstance.stepsOnEventLoop.load(ordering: .relaxed)
+                    for _ in 0..<4 {
+                        let again = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [1, 0, 1, 0, 1]}")
+                        #expect(again.status == 200, "\(again.text)")
+                    }
+                    #expect(vectorInstance.stepsOnEventLoop.load(ordering: .relaxed) >= before + 3)
+                }
+                for id in [vector, vectorTwin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/close/") }
+            }
+
             // A worker that dies while the loop waits for its answer (Slow-v0 takes 0.2 s a step):
             // the pipe's end is the loop's news, and the step says so as the queue's would.
             let slow = try await make("{\"env_id\": \"GymServerTest/Slow-v0\"}")

@@ -224,6 +224,21 @@ public struct VectorEnvironment: Sendable {
     public mutating func step(
         _ actions: [SpaceValue], observe: ((SubEnvironmentEvent) -> Void)? = nil
     ) throws(GymError) -> VectorStepResult {
+        let resetting = try checkStep(actions)
+        // Each sub-environment's outcome is made in place and moved out once: no copies of them.
+        let outcomes = UnsafeMutableBufferPointer<SubOutcome>.allocate(capacity: count)
+        defer { outcomes.deallocate() }
+        if envs[0].splitsCalls {
+            outcomes.initialize(repeating: SubOutcome())
+            advanceSplit(into: outcomes, actions: actions, resetting: resetting, observe: observe)
+        } else {
+            advance(into: outcomes, actions: actions, resetting: resetting, observe: observe)
+        }
+        return try assemble(outcomes)
+    }
+
+    /// What `step` checks before anything moves; which sub-environments reset instead of stepping.
+    private func checkStep(_ actions: [SpaceValue]) throws(GymError) -> [Bool] {
         let n = count
         guard hasReset else { throw GymError("Cannot call env.step() before calling env.reset(): reset the environment first") }
         guard actions.count == n else {
@@ -237,16 +252,56 @@ public struct VectorEnvironment: Sendable {
                 throw GymError(WrappedEnvironment.refusal(actions[i], of: singleActionSpace, subEnvironment: i))
             }
         }
-        let resetting = (0..<n).map(resetsOnNextStep)
-        // Each sub-environment's outcome is made in place and moved out once: no copies of them.
-        let outcomes = UnsafeMutableBufferPointer<SubOutcome>.allocate(capacity: n)
-        defer { outcomes.deallocate() }
-        if envs[0].splitsCalls {
-            outcomes.initialize(repeating: SubOutcome())
-            advanceSplit(into: outcomes, actions: actions, resetting: resetting, observe: observe)
-        } else {
-            advance(into: outcomes, actions: actions, resetting: resetting, observe: observe)
+        return (0..<n).map(resetsOnNextStep)
+    }
+
+    // MARK: a step in two halves
+
+    /// Whether a step can be made in two halves (`startStep`, then `finishStep`) by a caller
+    /// that waits for the sub-environments' answers elsewhere (an event loop watching their
+    /// workers, `answerWatches`): environments that split their calls, in an autoreset mode
+    /// whose step is one round of calls (SAME_STEP's resets would be a second).
+    public var stepsInHalves: Bool { envs[0].splitsCalls && mode != .sameStep }
+
+    /// Where the sub-environments' answers arrive, each watch once (a worker holds several
+    /// sub-environments); nil if one cannot be watched.
+    public var answerWatches: [any AnswerWatch]? {
+        var watches: [any AnswerWatch] = []
+        for env in envs {
+            guard let watch = env.answerWatch else { return nil }
+            if !watches.contains(where: { $0 === watch }) { watches.append(watch) }
         }
+        return watches
+    }
+
+    /// A step between its halves: the outcomes so far (the calls that could not start), which
+    /// sub-environments reset and which calls went out.
+    public struct StartedStep: @unchecked Sendable {
+        // @unchecked: used by one thread at a time, as the vector is.
+        fileprivate var outcomes: [SubOutcome]
+        fileprivate let resetting: [Bool]
+        fileprivate let started: [Bool]
+    }
+
+    /// `step`'s first half (`stepsInHalves`): checked as `step` checks, every sub-environment's
+    /// call started and held back, not sent (the caller sends them, `AnswerWatch`, or the
+    /// finishes do).
+    public mutating func startStep(_ actions: [SpaceValue]) throws(GymError) -> StartedStep {
+        let resetting = try checkStep(actions)
+        var outcomes = [SubOutcome](repeating: SubOutcome(), count: count)
+        let started = outcomes.withUnsafeMutableBufferPointer { buffer in
+            startSplitRound(into: buffer, actions: actions, resetting: resetting, send: false)
+        }
+        return StartedStep(outcomes: outcomes, resetting: resetting, started: started)
+    }
+
+    /// `step`'s second half: the calls finished (blocking if their answers are not in) and the
+    /// step's answer, as `step` gives it.
+    public mutating func finishStep(_ step: StartedStep, observe: ((SubEnvironmentEvent) -> Void)? = nil) throws(GymError) -> VectorStepResult {
+        let outcomes = UnsafeMutableBufferPointer<SubOutcome>.allocate(capacity: count)
+        defer { outcomes.deallocate() }
+        _ = outcomes.initialize(fromContentsOf: step.outcomes)
+        finishSplitRounds(into: outcomes, resetting: step.resetting, started: step.started, observe: observe)
         return try assemble(outcomes)
     }
 
@@ -306,6 +361,14 @@ public struct VectorEnvironment: Sendable {
         into outcomes: UnsafeMutableBufferPointer<SubOutcome>, actions: [SpaceValue], resetting: [Bool],
         observe: ((SubEnvironmentEvent) -> Void)?
     ) {
+        let started = startSplitRound(into: outcomes, actions: actions, resetting: resetting, send: true)
+        finishSplitRounds(into: outcomes, resetting: resetting, started: started, observe: observe)
+    }
+
+    /// `advanceSplit`'s first round started (and, with `send`, sent): which calls went out.
+    private mutating func startSplitRound(
+        into outcomes: UnsafeMutableBufferPointer<SubOutcome>, actions: [SpaceValue], resetting: [Bool], send: Bool
+    ) -> [Bool] {
         let n = count
         var started = [Bool](repeating: false, count: n)
         for i in 0..<n {
@@ -316,7 +379,18 @@ public struct VectorEnvironment: Sendable {
                 outcomes[i].error = error
             }
         }
-        for i in 0..<n where started[i] { envs[i].sendStarted() }
+        if send {
+            for i in 0..<n where started[i] { envs[i].sendStarted() }
+        }
+        return started
+    }
+
+    /// The rest of `advanceSplit`: the first round finished, then SAME_STEP's resets.
+    private mutating func finishSplitRounds(
+        into outcomes: UnsafeMutableBufferPointer<SubOutcome>, resetting: [Bool], started: [Bool],
+        observe: ((SubEnvironmentEvent) -> Void)?
+    ) {
+        let n = count
         var resets: [Int] = []
         for i in 0..<n where started[i] {
             do {

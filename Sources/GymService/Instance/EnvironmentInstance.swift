@@ -53,8 +53,8 @@ public final class EnvironmentInstance: Sendable {
     /// Keeps the worker queue's calls and a step made from an event loop apart
     /// (`EventLoopStep.swift`).
     let gate = WorkerQueueGate()
-    /// The event loop that watches the worker's answers for steps made there, if one does.
-    let answerWatcher = Mutex<AnswerWatcher?>(nil)
+    /// The watchers of the workers' answers on the event loop that steps the instance, if one does.
+    let answerWatchers = Mutex<[AnswerWatcher]>([])
     /// Steps made from an event loop so far (tests read it).
     package let stepsOnEventLoop = Atomic<Int>(0)
 

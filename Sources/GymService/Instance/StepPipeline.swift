@@ -78,7 +78,7 @@ extension EnvironmentInstance {
         _ call: StepCall, on eventLoop: (any EventLoop)? = nil, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
     ) -> Bool {
         guard !call.render, workerQueue != nil else { return false }
-        if let eventLoop, numEnvs == nil, stepOnEventLoop(call.action, eventLoop, completion) { return true }
+        if let eventLoop, stepOnEventLoop(call.action, eventLoop, completion) { return true }
         advanceLater(.step, stepBody(call.action), completion)
         return true
     }
@@ -124,20 +124,52 @@ extension EnvironmentInstance {
         }
     }
 
-    /// The second half of a step whose first half `WrappedEnvironment.startStep(json:)` made on
-    /// the copy `local` (`EventLoopStep.swift`): stage 1 with the step finished, as `stepBody`
-    /// makes it; the copy put back. Blocks if the answer is not there yet.
-    func finishStepOnCopy(_ local: inout State) -> Result<Answer, GymError> {
+    /// A step's first half, made on a copy of the state (`EventLoopStep.swift`): a plain
+    /// environment's (`WrappedEnvironment.startStep(json:)`) or a vector's.
+    enum StartedHalf: @unchecked Sendable {
+        // @unchecked: used by one thread at a time, as the state copy is.
+        case single
+        case vector(VectorEnvironment.StartedStep)
+    }
+
+    /// The second half of a step whose first half was made on the copy `local`: stage 1 with the
+    /// step finished, as `stepBody` makes it; the copy put back. Blocks if the answers are not
+    /// there yet.
+    func finishStepOnCopy(_ local: inout State, _ half: StartedHalf) -> Result<Answer, GymError> {
         defer { putBack(local) }
-        let body: StageBody = { [self] (core, _) throws(GymError) in
-            switch try core.takeOut(id) {
-            case .single(var env):
+        let body: StageBody = { [self] (core, recording) throws(GymError) in
+            switch (try core.takeOut(id), half) {
+            case (.single(var env), .single):
                 defer { core = .single(env) }
                 return Self.stepped(try env.finishStep(), observationSpace)
-            case .taken, .vector: preconditionFailure("a step finished on a plain instance")
+            case (.vector(var vector), .vector(let started)):
+                defer { core = .vector(vector) }
+                return vectorStepped(try vector.finishStep(started, observe: recording?.vectorObserver(counting: metrics)), recording)
+            default: preconditionFailure("a step finished on the core it started on")
             }
         }
         return Result { () throws(GymError) -> Answer in try stageOne(.step, render: false, body, &local).answer }
+    }
+
+    /// A client's batched action, one per sub-environment, as `stepBody` reads it.
+    func unbatchedActions(_ action: JSON, count: Int) throws(GymError) -> [SpaceValue] {
+        do {
+            return try singleActionSpace.unbatched(action, count: count)
+        } catch {
+            throw GymError("Action \(JSONWriter.string(action).prefix(200)) is not in the action space \(actionSpace.description.prefix(200)): \(error)")
+        }
+    }
+
+    /// A vector's step as `stepBody` answers it (the episodes of sub-environments other than 0
+    /// added to the monitor's record).
+    private func vectorStepped(_ result: VectorStepResult, _ recording: RecordingStage?) -> (Answer, StepOutcome?, Int) {
+        // Sub-environment 0's episodes went through the observer; the others' are added.
+        recording?.recordEpisodes(result.finished)
+        let answer = Answer.step(
+            observation: .batch(singleObservationSpace, result.observations), reward: .doubles(result.rewards),
+            done: .bools(zip(result.terminated, result.truncated).map { $0 || $1 }),
+            terminated: .bools(result.terminated), truncated: .bools(result.truncated), info: .json(.object(result.info.json)))
+        return (answer, nil, result.finished.count)
     }
 
     /// A plain environment's step as `stepBody` answers it.
@@ -200,21 +232,9 @@ extension EnvironmentInstance {
                 return Self.stepped(try env.step(json: action), observationSpace)
             case .vector(var vector):
                 defer { core = .vector(vector) }
-                let actions: [SpaceValue]
-                do {
-                    actions = try singleActionSpace.unbatched(action, count: vector.count)
-                } catch {
-                    throw GymError("Action \(JSONWriter.string(action).prefix(200)) is not in the action space \(actionSpace.description.prefix(200)): \(error)")
-                }
+                let actions = try unbatchedActions(action, count: vector.count)
                 // Only sub-environment 0 is filmed: the others' events are not even made.
-                let result = try vector.step(actions, observe: recording?.vectorObserver(counting: metrics))
-                // Sub-environment 0's episodes went through the observer; the others' are added.
-                recording?.recordEpisodes(result.finished)
-                let answer = Answer.step(
-                    observation: .batch(singleObservationSpace, result.observations), reward: .doubles(result.rewards),
-                    done: .bools(zip(result.terminated, result.truncated).map { $0 || $1 }),
-                    terminated: .bools(result.terminated), truncated: .bools(result.truncated), info: .json(.object(result.info.json)))
-                return (answer, nil, result.finished.count)
+                return vectorStepped(try vector.step(actions, observe: recording?.vectorObserver(counting: metrics)), recording)
             }
         }
     }
