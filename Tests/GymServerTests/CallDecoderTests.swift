@@ -174,6 +174,34 @@ struct CallDecoderTests {
         }
     }
 
+    @Test("Accept read byte by byte prefers MessagePack exactly when Swift's strings say so (20,000 headers)")
+    func acceptNegotiation() {
+        var generator = Generator(seed: 21)
+        let pieces = [
+            "application/msgpack", "APPLICATION/MsgPack", "application/x-msgpack", "application/json", "Application/JSON", "*/*",
+            "application/*", "text/html", "msgpack", "q=0.5", "Q=1", "q=0", "q=0.0", "q=abc", "q=1e0", "q=INF", "q=nan", "q=0x1p-1",
+            "q= 0.5", "level=1", " ", "\t", ",", ";", "", "application/msgpack;q=0", "application/json;q=0.9",
+        ]
+        var disagreements: [String] = []
+        for _ in 0..<20_000 {
+            var header = ""
+            for _ in 0..<(1 + generator.below(7)) {
+                header += generator.pick(pieces)
+                header += generator.pick([",", ", ", ";", "; ", " ", ""])
+            }
+            var bytes = header
+            let fast = bytes.withUTF8 { MessagePackNegotiation.wantedASCII($0) }
+            if fast != MessagePackNegotiation.wantedByCharacters(accept: header) { disagreements.append(header) }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+        // What the clients send, and a header that is not ASCII (read as strings read it).
+        #expect(MessagePackNegotiation.wanted(accept: "application/msgpack, application/json;q=0.5"))
+        #expect(MessagePackNegotiation.wanted(accept: "application/msgpack"))
+        #expect(!MessagePackNegotiation.wanted(accept: "application/json, application/msgpack;q=0.5"))
+        #expect(!MessagePackNegotiation.wanted(accept: nil))
+        #expect(MessagePackNegotiation.wanted(accept: "application/msgpack; é=1") == MessagePackNegotiation.wantedByCharacters(accept: "application/msgpack; é=1"))
+    }
+
     @Test("one refusal on a live server: the same message from REST, the batch route and Gymie's WebSocket")
     func liveErrorsReadTheSame() async throws {
         let harness = APIHarness()

@@ -100,7 +100,84 @@ enum MessagePackNegotiation {
         wanted(accept: request.headers[.accept])
     }
 
+    /// Whether `Accept` prefers MessagePack to JSON (a q above zero, and at least JSON's). Read
+    /// byte by byte for an ASCII header (every step of a client that asks for MessagePack reads
+    /// it); `wantedByCharacters` reads any other, and is what this must agree with.
     static func wanted(accept: String?) -> Bool {
+        guard var accept else { return false }
+        if let answer = accept.withUTF8({ wantedASCII($0) }) { return answer }
+        return wantedByCharacters(accept: accept)
+    }
+
+    /// `wanted` of an ASCII header (nil for any other): the same items (split at commas, empty
+    /// ones skipped), parameters (split at semicolons, empty ones skipped), blanks trimmed,
+    /// names compared lower-cased, the last `q` counting.
+    static func wantedASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool? {
+        let n = bytes.count
+        var mentions = false
+        var i = 0
+        while i < n {
+            if bytes[i] >= 0x80 { return nil }
+            if !mentions && bytes[i] == UInt8(ascii: "m") && i + 7 <= n && matches(bytes, i, "msgpack", lowercasing: false) { mentions = true }
+            i += 1
+        }
+        guard mentions else { return false }
+        var msgpack = 0.0
+        var json = 0.0
+        var itemStart = 0
+        while itemStart < n {
+            var itemEnd = itemStart
+            while itemEnd < n && bytes[itemEnd] != UInt8(ascii: ",") { itemEnd += 1 }
+            var type: Range<Int>?
+            var q = 1.0
+            var partStart = itemStart
+            while partStart < itemEnd {
+                var partEnd = partStart
+                while partEnd < itemEnd && bytes[partEnd] != UInt8(ascii: ";") { partEnd += 1 }
+                if partEnd > partStart {
+                    var lower = partStart
+                    var upper = partEnd
+                    while lower < upper && (bytes[lower] == 0x20 || bytes[lower] == 0x09) { lower += 1 }
+                    while upper > lower && (bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09) { upper -= 1 }
+                    if type == nil {
+                        type = lower..<upper
+                    } else if upper - lower >= 2 && matches(bytes, lower, "q=", lowercasing: true) {
+                        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(lower + 2)..<upper]), as: UTF8.self)
+                        q = Double(value.lowercased()) ?? 0
+                    }
+                }
+                partStart = partEnd + 1
+            }
+            if let type {
+                if isType(bytes, type, "application/msgpack") || isType(bytes, type, "application/x-msgpack") { msgpack = max(msgpack, q) }
+                if isType(bytes, type, "application/json") || isType(bytes, type, "*/*") || isType(bytes, type, "application/*") {
+                    json = max(json, q)
+                }
+            }
+            itemStart = itemEnd + 1
+        }
+        return msgpack > 0 && msgpack >= json
+    }
+
+    private static func isType(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ name: StaticString) -> Bool {
+        range.count == name.utf8CodeUnitCount && matches(bytes, range.lowerBound, name, lowercasing: true)
+    }
+
+    /// Whether `name` (lower-case ASCII) is at `at` (ASCII letters lower-cased first, if asked).
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ at: Int, _ name: StaticString, lowercasing: Bool) -> Bool {
+        let count = name.utf8CodeUnitCount
+        guard at + count <= bytes.count else { return false }
+        let start = name.utf8Start
+        for k in 0..<count {
+            var byte = bytes[at + k]
+            if lowercasing && byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != start[k] { return false }
+        }
+        return true
+    }
+
+    /// `wanted` read as Swift's strings read it (any header).
+    static func wantedByCharacters(accept: String?) -> Bool {
         guard let accept, accept.contains("msgpack") else { return false }
         var msgpack = 0.0
         var json = 0.0
