@@ -467,17 +467,22 @@ struct BridgeTests {
 
             // A worker killed: the loop's step says so as the queue's would; the reset starts a
             // new worker, whose steps are the loop's again.
-            kill(try #require(BridgeTestPython.workerPIDs().min()), SIGKILL)
-            try await Task.sleep(for: .milliseconds(100))
-            let dead = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": 0}")
-            #expect(dead.status == 503 && dead.text.contains("died during step") && dead.text.contains("signal 9"), "\(dead.text)")
-            #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/reset/", body: "{\"seed\": 1}").status == 200)
-            let loopBefore = instance.stepsOnEventLoop.load(ordering: .relaxed)
-            for n in 0..<5 {
-                let again = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(n % 2)}")
-                #expect(again.status == 200, "\(again.text)")
+            /// Kills `pid`, a worker of `id`: its step answers 503 saying so; after a reset the
+            /// loop makes its steps again (all but the first, which makes the new watch).
+            func killAndRecover(_ pid: pid_t, _ id: String, _ stepped: EnvironmentInstance, action: String) async throws {
+                kill(pid, SIGKILL)
+                try await Task.sleep(for: .milliseconds(100))
+                let dead = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": \(action)}")
+                #expect(dead.status == 503 && dead.text.contains("died during") && dead.text.contains("signal 9"), "\(dead.text)")
+                #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 1}").status == 200)
+                let before = stepped.stepsOnEventLoop.load(ordering: .relaxed)
+                for _ in 0..<5 {
+                    let again = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": \(action)}")
+                    #expect(again.status == 200, "\(again.text)")
+                }
+                #expect(stepped.stepsOnEventLoop.load(ordering: .relaxed) >= before + 4)
             }
-            #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= loopBefore + 4)
+            try await killAndRecover(try #require(BridgeTestPython.workerPIDs().min()), fast, instance, action: "0")
 
             // A vector's step from the loop too (5 CartPoles in 2 workers, NEXT_STEP autoresets):
             // the route's answers byte for byte; a SAME_STEP vector goes by the queue.
@@ -505,17 +510,7 @@ struct BridgeTests {
                     // One of its workers killed: the step says so; the reset moves its
                     // sub-environments to a new worker, and the loop steps the vector again.
                     #expect(vectorPIDs.count == 2)
-                    kill(try #require(vectorPIDs.min()), SIGKILL)
-                    try await Task.sleep(for: .milliseconds(100))
-                    let dead = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [0, 0, 0, 0, 0]}")
-                    #expect(dead.status == 503 && dead.text.contains("died during"), "\(dead.text)")
-                    #expect(try await connection.exchange("POST", "/v1/envs/\(vector)/reset/", body: "{\"seed\": 1}").status == 200)
-                    let before = vectorInstance.stepsOnEventLoop.load(ordering: .relaxed)
-                    for _ in 0..<4 {
-                        let again = try await connection.exchange("POST", "/v1/envs/\(vector)/step/", body: "{\"action\": [1, 0, 1, 0, 1]}")
-                        #expect(again.status == 200, "\(again.text)")
-                    }
-                    #expect(vectorInstance.stepsOnEventLoop.load(ordering: .relaxed) >= before + 3)
+                    try await killAndRecover(try #require(vectorPIDs.min()), vector, vectorInstance, action: "[1, 0, 1, 0, 1]")
                 }
                 for id in [vector, vectorTwin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/close/") }
             }
