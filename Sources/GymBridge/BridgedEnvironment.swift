@@ -96,7 +96,7 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
         worker.sendHeldBack()
     }
 
-    /// The worker's answer pipe, watched from an event loop (a single instance's steps).
+    /// The worker's answer pipe, watched from an event loop (steps made there).
     public var answerWatch: (any AnswerWatch)? { worker }
 
     /// The answer of the call started last.

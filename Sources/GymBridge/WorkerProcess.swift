@@ -50,15 +50,17 @@ public struct WorkerMessage: Sendable {
 }
 
 /// A worker process (`gym_server_worker.py` run by the configured Python), its pipes and its
-/// stderr. Every method blocks its thread on the pipes: callers run them on threads of their own
-/// (an instance's worker queue), never on Swift's cooperative pool, and one thread at a time.
+/// stderr. Every method blocks its thread on the pipes, but `AnswerWatch`'s (an event loop's):
+/// callers run them on threads of their own (an instance's worker queue), never on Swift's
+/// cooperative pool, and one thread at a time.
 /// A worker holds one environment per slot (a vector's sub-environments share a few workers):
 /// requests are pipelined, each `start` returning a ticket whose answer `finish` reads, answers
 /// of earlier tickets being kept until asked for. A worker that times out or dies is killed and
 /// never used again.
 public final class WorkerProcess: AnswerWatch, @unchecked Sendable {
     // @unchecked: the descriptors and the read buffer are touched only by the one thread that
-    // holds the request (the caller's serial queue); `failure` and the stderr tail are locked.
+    // holds the request (the caller's serial queue, or the event loop holding the instance's
+    // gate); `failure` and the stderr tail are locked.
     public let pid: pid_t
     private let requestFD: Int32
     private let answerFD: Int32

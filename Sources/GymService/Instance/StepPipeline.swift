@@ -71,9 +71,10 @@ extension EnvironmentInstance {
     /// request to the route. False (and no completion) when the instance's calls do not block,
     /// or the call asks for a frame.
     ///
-    /// Given the event loop it is called on, a plain instance's step is made from there when it
-    /// can be (`EventLoopStep.swift`): the request written and the answer read by the loop, no
-    /// thread woken in between; `completion` is then called on that loop.
+    /// Given the event loop it is called on, the step is made from there when it can be
+    /// (`EventLoopStep.swift`: a plain instance's, a vector's of one round of calls): the
+    /// requests written and the answers read by the loop, no thread woken in between;
+    /// `completion` is then called on that loop.
     package func performLater(
         _ call: StepCall, on eventLoop: (any EventLoop)? = nil, completion: @escaping @Sendable (Result<Answer, GymError>?) -> Void
     ) -> Bool {
