@@ -139,13 +139,18 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
-    /// An answer written, counted and logged.
-    private func send(_ context: ChannelHandlerContext, _ text: [UInt8], reset: Bool, start: UInt64) {
+    /// A call answered here, counted and logged (`status`: 200, or the close code of an error).
+    private func count(reset: Bool, status: Int, bytes: Int, start: UInt64) {
         (reset ? shared.resets : shared.answered).increment()
         shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
         shared.accessLog?.record(
-            method: reset ? "reset" : "step", path: GymieRoutes.path, status: 200, bytes: text.count, startedAt: start,
+            method: reset ? "reset" : "step", path: GymieRoutes.path, status: status, bytes: bytes, startedAt: start,
             key: shared.owner?.name, transport: .ws)
+    }
+
+    /// An answer written, counted and logged.
+    private func send(_ context: ChannelHandlerContext, _ text: [UInt8], reset: Bool, start: UInt64) {
+        count(reset: reset, status: 200, bytes: text.count, start: start)
         if let encoder = encoderContext {
             encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
         } else {
@@ -196,11 +201,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case .failure(let error):
             let message = String(decoding: unwrapInboundIn(data).unmaskedData.readableBytesView, as: UTF8.self)
             let (code, reason) = GymieSession.close(for: error, message: message)
-            (reset ? shared.resets : shared.answered).increment()
-            shared.metrics?.stepPaths.count(.gymieFast, reset: reset)
-            shared.accessLog?.record(
-                method: reset ? "reset" : "step", path: GymieRoutes.path, status: Int(code), bytes: 0, startedAt: start,
-                key: shared.owner?.name, transport: .ws)
+            count(reset: reset, status: Int(code), bytes: 0, start: start)
             closeSocket(context, code: code, reason: reason)
         }
         while !held.isEmpty, !waiting {

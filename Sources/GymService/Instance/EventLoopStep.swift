@@ -228,21 +228,20 @@ final class AnswerWatcher: @unchecked Sendable {
     /// No step is waited for here any more, and the channel closes: done when it is closed.
     func detachAndStop() -> EventLoopFuture<Void> {
         handler.waiting = nil
-        let made = channel.withLock { (state) -> (any Channel)? in
-            state.stopped = true
-            return state.channel
-        }
-        guard let made else { return loop.makeSucceededVoidFuture() }
-        return made.close()
+        return stopping()?.close() ?? loop.makeSucceededVoidFuture()
     }
 
     /// Closes the channel (and so the second descriptor).
     func stop() {
-        let made = channel.withLock { (state) -> (any Channel)? in
+        stopping()?.close(promise: nil)
+    }
+
+    /// The channel, marked stopped (one made later is closed at once), to close.
+    private func stopping() -> (any Channel)? {
+        channel.withLock { (state) -> (any Channel)? in
             state.stopped = true
             return state.channel
         }
-        made?.close(promise: nil)
     }
 }
 
