@@ -737,3 +737,123 @@ def test_shutdown_sends_a_close_frame(serve):
     assert ws.step("abc", 0) == STEP_ANSWER
     ws.shutdown()
     assert server.seen == [(8, True, (1000).to_bytes(2, "big"))]
+
+
+# ---- waiting for an answer: polled, then blocked ----------------------------------------------
+
+
+class ScriptedSocket:
+    """A socket whose non-blocking reads find nothing ``empty`` times (``None``: always), then
+    ``b"answer"``; a blocking read returns ``b"blocked"``. Records each read's flags."""
+
+    def __init__(self, empty: int | None) -> None:
+        self.empty = empty
+        self.flags: list[int] = []
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self.flags.append(flags)
+        if not flags:
+            return b"blocked"
+        if self.empty is None or self.empty > 0:
+            if self.empty is not None:
+                self.empty -= 1
+            raise BlockingIOError
+        return b"answer"
+
+
+def test_an_answer_within_the_budget_is_polled_for_never_blocked():
+    sock = ScriptedSocket(empty=5)
+    wait = transport.SpinWait(60.0)  # (the script answers on the sixth poll, long before)
+    assert wait.recv(sock, 100) == b"answer"
+    assert sock.flags == [socket.MSG_DONTWAIT] * 6
+
+
+def test_waits_that_outrun_the_budget_back_off_and_an_answer_in_time_resets_it():
+    """Two polls that run out in a row stop the polling for 1 read, the next two for 2, then 4 ...
+    up to 1,024; an answer that comes while polling puts it back to every read."""
+    sock = ScriptedSocket(empty=None)
+    wait = transport.SpinWait(1e-6)
+    polled = []
+    for _ in range(2 + 1 + 2 + 2 + 2 + 4 + 2):
+        sock.flags.clear()
+        assert wait.recv(sock, 100) == b"blocked"
+        polled.append(sock.flags[0] != 0)
+        assert sock.flags[-1] == 0  # it always ends in the blocking read
+    assert polled == [True, True, False, True, True, False, False, True, True] + [False] * 4 + [True, True]
+    for _ in range(8):
+        wait.recv(sock, 100)  # skipping 8 reads now
+    sock.empty = 0  # the server answers at once from here on
+    assert wait.recv(sock, 100) == b"answer"
+    sock.empty = None
+    assert [wait.recv(sock, 100) for _ in range(2)] == [b"blocked"] * 2
+    # ... and after two misses, skips one read again (the backoff started over).
+    sock.flags.clear()
+    wait.recv(sock, 100)
+    assert sock.flags == [0]
+
+
+def test_with_no_budget_a_read_blocks_at_once():
+    sock = ScriptedSocket(empty=0)
+    assert transport.SpinWait(0.0).recv(sock, 100) == b"blocked" and sock.flags == [0]
+
+
+@pytest.mark.parametrize(("value", "budget"), [("0", 0.0), ("150", 150e-6), (" 2.5 ", 2.5e-6), ("1000000", 1.0)])
+def test_the_budget_from_the_environment(monkeypatch, value, budget):
+    monkeypatch.setenv("GYM_SERVER_SPIN_US", value)
+    assert transport.spin_budget() == pytest.approx(budget)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e7", "nan", "inf"])
+def test_a_budget_that_is_not_microseconds_is_refused(monkeypatch, value):
+    monkeypatch.setenv("GYM_SERVER_SPIN_US", value)
+    with pytest.raises(ValueError, match="GYM_SERVER_SPIN_US must be a number of microseconds from 0 to 1000000"):
+        transport.spin_budget()
+
+
+@pytest.mark.parametrize(("cpus", "budget"), [(1, 0.0), (2, 200e-6), (64, 200e-6)])
+def test_the_default_budget_polls_only_with_a_second_cpu(monkeypatch, cpus, budget):
+    monkeypatch.delenv("GYM_SERVER_SPIN_US", raising=False)
+    monkeypatch.setattr(transport.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert transport.spin_budget() == budget
+
+
+@pytest.mark.parametrize("spin", ["0", "200", "300000"])
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+def test_answers_and_timeouts_whatever_the_budget(serve, monkeypatch, spin, kind):
+    """Answers (whole, and a byte at a time) read the same polled or not; a server that never
+    answers still times out (after the budget's polling, 0.3 s at most here)."""
+    monkeypatch.setenv("GYM_SERVER_SPIN_US", spin)
+    ws = kind == "websocket"
+
+    def handler(connection, number):
+        reader = Reader(connection)
+        if ws:
+            accept_upgrade(connection, reader)
+        for step in range(3):
+            if ws:
+                read_call(reader)
+                answer = ws_frame(1, json.dumps(STEP_ANSWER).encode())
+            else:
+                reader.request()
+                answer = http_answer(json.dumps(STEP_ANSWER))
+            if step == 2:  # never answers
+                if ws:
+                    ws_until_closed(connection, reader)
+                else:
+                    until_closed(connection)
+                return
+            send_bytewise(connection, answer) if step == 1 else connection.sendall(answer)
+    server = serve(handler)
+    client = WebSocketTransport(server.url, timeout=0.3) if ws else HttpTransport(HttpApi(server.url, timeout=0.3))
+    try:
+        assert client.step("abc", 0) == STEP_ANSWER
+        stream = client._connection.stream if ws else client.api._connection
+        if transport._KERNEL_TIMEOUTS:  # (elsewhere Python applies the timeout: no polling)
+            assert stream._wait.budget == pytest.approx(float(spin) / 1e6)
+        assert client.step("abc", 0) == STEP_ANSWER
+        start = time.monotonic()
+        with pytest.raises(gsc.ServerUnreachable, match="within 0.3 s" if ws else "timed out"):
+            client.step("abc", 0)
+        assert time.monotonic() - start >= 0.3
+    finally:
+        client.shutdown()
