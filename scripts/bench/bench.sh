@@ -77,6 +77,9 @@ scripts/setup/make-sb3-venv.sh .venv/sb3
 .venv/sb3/bin/python scripts/bench/bench_trainers.py --server .build/release/gym-server
 echo "=== 8b. the Python client's step against a plain socket's (the floor), REST and WebSocket"
 scripts/setup/make-client-venv.sh .venv/client
+# Twice: with every read blocking at once (a plain socket as it comes, the floor the target was
+# set against), then with the client's default (every read, floors' too, polling up to 200 µs).
+.venv/client/bin/python scripts/bench/bench_client.py --server .build/release/gym-server --spin-us 0
 .venv/client/bin/python scripts/bench/bench_client.py --server .build/release/gym-server
 echo "=== 9. a fleet: what HAProxy adds to a step's p50, 3 replicas behind it against one replica direct at 48 connections (docs/SCALING.md)"
 python3 scripts/bench/bench_cluster.py --server .build/release/gym-server

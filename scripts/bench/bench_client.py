@@ -7,7 +7,7 @@ each round, the medians of the per-step times and the ratios client / floor, and
 this process spends on a step of each (the client's own work, whatever the scheduler does).
 
     python3 scripts/bench/bench_client.py --server .build/release/gym-server [--rounds 5] [--steps 3000]
-        [--quick] [--pin none|same|split]
+        [--quick] [--pin none|same|split] [--spin-us MICROSECONDS]
 
 The variants step one CartPole-v1 instance per transport, made by the RemoteEnv, over the
 RemoteEnv's own connection: each floor writes on the very socket its client holds (between
@@ -33,6 +33,8 @@ the client spends between steps can move that wait.
                     Gymie fast path answers only this form (GymieFastPath takes "full" only when
                     false), so it is cheaper for the server than what the client must ask: its
                     done flag alone cannot say terminated from truncated. Printed for reference.
+Floors and clients wait for an answer the same way: polling the socket for up to the client's
+budget before blocking (GYM_SERVER_SPIN_US; 200 µs by default with two CPUs or more, 0 never polls).
 Every variant steps with action 0 and resets when the episode ends (terminated or truncated);
 only the steps are timed (each one, with perf_counter_ns), not the resets. Needs the client
 installed (scripts/setup/make-client-venv.sh; e2e_support needs requests): run it with the
@@ -57,6 +59,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test"))
 from e2e_support import Server  # noqa: E402
 
 from gym_server_client import RemoteEnv  # noqa: E402
+from gym_server_client.transport import SPIN_ENV, SpinWait, spin_budget  # noqa: E402
 
 TARGET = 1.2
 
@@ -64,10 +67,10 @@ TARGET = 1.2
 # ---- the floors: what a plain socket pays ---------------------------------------------------------
 
 
-def read_until(sock, buffer: bytes, stop: int) -> bytes:
+def read_until(sock, wait, buffer: bytes, stop: int) -> bytes:
     """`buffer` with what the socket sends next, until it holds `stop` bytes."""
     while len(buffer) < stop:
-        chunk = sock.recv(65536)
+        chunk = wait.recv(sock, 65536)
         if not chunk:
             raise ConnectionError("the server closed the connection")
         buffer += chunk
@@ -78,6 +81,7 @@ class HttpFloor:
 
     def __init__(self, sock, host, instance_id):
         self.sock = sock
+        self.wait = SpinWait(spin_budget())  # waits for an answer as the client does
         self.buffer = b""
         self.step_request = self._request(host, f"/v1/envs/{instance_id}/step/", b'{"action": 0}')
         self.reset_request = self._request(host, f"/v1/envs/{instance_id}/reset/", b"{}")
@@ -94,7 +98,7 @@ class HttpFloor:
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
         while end < 0:
-            chunk = sock.recv(65536)
+            chunk = self.wait.recv(sock, 65536)
             if not chunk:
                 raise ConnectionError("the server closed the connection")
             buffer += chunk
@@ -103,7 +107,7 @@ class HttpFloor:
         length = int(buffer[at:buffer.find(b"\r\n", at)])
         start = end + 4
         stop = start + length
-        buffer = read_until(sock, buffer, stop)
+        buffer = read_until(sock, self.wait, buffer, stop)
         self.buffer = buffer[stop:]
         if not buffer.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(buffer[:stop].decode("utf-8", "replace"))
@@ -132,6 +136,7 @@ class WebSocketFloor:
 
     def __init__(self, sock, instance_id, full):
         self.sock = sock
+        self.wait = SpinWait(spin_budget())  # waits for an answer as the client does
         self.buffer = b""
         params = {"instance_id": instance_id, "action": 0}
         if full:
@@ -152,7 +157,7 @@ class WebSocketFloor:
         sock.sendall(head + mask + masked)
         buffer = self.buffer
         while len(buffer) < 4:
-            chunk = sock.recv(65536)
+            chunk = self.wait.recv(sock, 65536)
             if not chunk:
                 raise ConnectionError("the server closed the connection")
             buffer += chunk
@@ -164,7 +169,7 @@ class WebSocketFloor:
         elif size > 126:
             raise RuntimeError(f"an answer of 64 KiB or more, or masked: {buffer[:16]!r}")
         stop = start + size
-        buffer = read_until(sock, buffer, stop)
+        buffer = read_until(sock, self.wait, buffer, stop)
         self.buffer = buffer[stop:]
         if buffer[0] != 0x81:
             raise RuntimeError(f"expected one text frame, got {buffer[:stop]!r}")
@@ -226,7 +231,12 @@ def main():
     parser.add_argument("--pin", choices=("none", "same", "split"), default="none",
                         help="CPUs (Linux): the server and this process on CPU 0 (same) or the server on CPU 1, "
                              "this process on CPU 0 (split); default none (where the scheduler puts them)")
+    parser.add_argument("--spin-us", default=None,
+                        help=f"how long every read polls before it blocks, floors and clients alike ({SPIN_ENV}; "
+                             "default: the client's default, 200 µs with two CPUs or more); 0 blocks at once")
     args = parser.parse_args()
+    if args.spin_us is not None:
+        os.environ[SPIN_ENV] = args.spin_us
     if args.quick:
         args.rounds, args.steps = 3, 500
     blocks = max(1, args.steps // args.block)
@@ -238,6 +248,10 @@ def main():
     if args.pin != "none":
         os.sched_setaffinity(0, {0})
     clients = []
+    budget = spin_budget() * 1e6
+    print(f"bench-client: every read, the floors' and the clients', "
+          + (f"polls for its answer for up to {budget:.0f} µs before it blocks" if budget else "blocks at once")
+          + f" ({SPIN_ENV}={os.environ.get(SPIN_ENV, 'unset')})", flush=True)
     try:
         host = f"127.0.0.1:{server.port}"
         http_client, ws_client = Client(server.base, "http"), Client(server.base, "websocket")
@@ -289,7 +303,9 @@ def main():
         decoding = median["http floor+json"]
         print(f"bench-client: http+json: floor {decoding:6.1f} µs/step with json.loads and the float32 observation, "
               f"http client/that {median['http client'] / decoding:.2f}x, that/http floor {decoding / median['http floor']:.2f}x")
-        print(f"client step vs floor: http {ratios['http']:.2f}x, websocket {ratios['websocket']:.2f}x (target <= {TARGET}x)")
+        waiting = f"reads polling up to {budget:.0f} µs" if budget else "reads blocking at once"
+        print(f"client step vs floor, {waiting}: http {ratios['http']:.2f}x, websocket {ratios['websocket']:.2f}x "
+              f"(target <= {TARGET}x)")
         return 0
     finally:
         for client in clients:

@@ -157,17 +157,20 @@ class Echo:
     """An echo process over loopback TCP: one exchange of ``size`` bytes a call."""
 
     def __init__(self, size: int) -> None:
+        from gym_server_client.transport import SpinWait, spin_budget
+
         self.process = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
         port = int(self.process.stdout.readline())
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.message = b"x" * size
+        self.wait = SpinWait(spin_budget())  # waiting for the echo as the client waits for the server
 
     def exchange(self) -> None:
         self.sock.sendall(self.message)
         have = 0
         while have < len(self.message):
-            have += len(self.sock.recv(65536))
+            have += len(self.wait.recv(self.sock, 65536))
 
     def close(self) -> None:
         self.sock.close()
