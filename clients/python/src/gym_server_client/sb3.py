@@ -55,6 +55,8 @@ from .vector import RemoteVectorEnv
 __all__ = ["GymServerVecEnv", "make_vec_env"]
 
 RENDER_MODES = (None, "rgb_array")
+# The keys of a same-step vector info that are about the environments that ended.
+_SAME_STEP_KEYS = frozenset(("final_obs", "_final_obs", "final_info", "_final_info"))
 
 
 class GymServerVecEnv(VecEnv):
@@ -257,11 +259,19 @@ class GymServerVecEnv(VecEnv):
             return observations, rewards.astype(np.float32), dones, infos
         final_obs = info.get("final_obs")
         final_info = info.get("final_info")
+        # Whether the environments that did not end have infos of their own this step (else
+        # each gets Monitor's count and {"TimeLimit.truncated": False}, as in the common step).
+        step_infos = any(key not in _SAME_STEP_KEYS for key in info)
         for index, (env, reward, done, terminated, truncated) in enumerate(
             zip(self.envs, rewards.tolist(), dones.tolist(), terminations.tolist(), truncations.tolist())
         ):
             if done:
                 env_info = _unbatch(final_info, index) if final_info is not None else {}
+            elif not step_infos:
+                env.rewards.append(reward)
+                env.total_steps += 1
+                infos.append({"TimeLimit.truncated": False})
+                continue
             else:
                 env_info = _unbatch(info, index, top_level=True)
             env._monitor_step(reward, done, env_info)
