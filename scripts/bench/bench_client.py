@@ -22,6 +22,9 @@ the client spends between steps can move that wait.
                     headers, finds Content-Length, reads the body; the episode ended if the body
                     holds "true" ("done": true)
   http client       RemoteEnv(transport="http").step(0)
+  http floor 10 µs on  the http floor, each request sent 10 µs after the previous answer came
+                    (a busy wait, not timed): what the floor pays when, as in any client, something
+                    happens between an answer and the next request. Printed for reference.
   http floor+json   the http floor, and json.loads of the body and numpy.asarray(observation,
                     float32): what no Gymnasium client can skip. Printed for reference.
   websocket floor   one masked text frame per step, the message the client sends:
@@ -131,6 +134,15 @@ class DecodingHttpFloor(HttpFloor):
         return answer["terminated"] or answer["truncated"]
 
 
+class PausingHttpFloor(HttpFloor):
+    """The http floor, each request sent 10 µs after the previous answer came (busy, not timed):
+    as any client that reads the answer before it asks again. Printed for reference: an answer
+    read within ~2 µs finds the server's CPU still awake, one 5 µs or more later has it halted
+    and wakes it (~15-20 µs on this VM)."""
+
+    pause_ns = 10_000
+
+
 class WebSocketFloor:
     """Gymie's protocol over an open WebSocket: a masked text frame per message, one frame read."""
 
@@ -206,11 +218,19 @@ class Client:
 
 def per_step_ns(variant, steps):
     """Steps `steps` times (resetting when an episode ends, untimed); the ns spent stepping, and
-    the CPU time (of this thread) the resets took."""
+    the CPU time (of this thread) the resets and pauses took. A variant with a ``pause_ns``
+    sends each step that long after the previous answer came (busy, untimed)."""
     clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     step, reset = variant.step, variant.reset
+    pause = getattr(variant, "pause_ns", 0)
     total = resets_cpu = 0
     for _ in range(steps):
+        if pause:
+            started = cpu_clock()
+            ready = clock() + pause
+            while clock() < ready:
+                pass
+            resets_cpu += cpu_clock() - started
         started = clock()
         done = step()
         total += clock() - started
@@ -262,6 +282,7 @@ def main():
             "http floor": HttpFloor(http_client.socket(), host, http_client.env.instance_id),
             "http client": http_client,
             "http floor+json": DecodingHttpFloor(http_client.socket(), host, http_client.env.instance_id),
+            "http floor 10 µs on": PausingHttpFloor(http_client.socket(), host, http_client.env.instance_id),
             "websocket floor": WebSocketFloor(ws_client.socket(), ws_client.env.instance_id, full=True),
             "websocket client": ws_client,
             "gymie floor": WebSocketFloor(ws_client.socket(), ws_client.env.instance_id, full=False),
@@ -296,6 +317,9 @@ def main():
             ratios[transport] = client / floor
             print(f"bench-client: {transport:9}: floor {floor:6.1f} µs/step, client {client:6.1f} µs/step, "
                   f"client/floor {ratios[transport]:.2f}x ({args.rounds} rounds x {steps} steps, medians)")
+        paused = median["http floor 10 µs on"]
+        print(f"bench-client: http     : floor {paused:6.1f} µs/step when each request goes 10 µs after the previous "
+              f"answer (as a client's must), http client/that {median['http client'] / paused:.2f}x")
         gymie = median["gymie floor"]
         print(f"bench-client: gymie    : floor {gymie:6.1f} µs/step without \"full\" (the server's Gymie fast path), "
               f"websocket client/that {median['websocket client'] / gymie:.2f}x, websocket floor/that "
