@@ -36,8 +36,9 @@ the client spends between steps can move that wait.
                     Gymie fast path answers only this form (GymieFastPath takes "full" only when
                     false), so it is cheaper for the server than what the client must ask: its
                     done flag alone cannot say terminated from truncated. Printed for reference.
-Floors and clients wait for an answer the same way: polling the socket for up to the client's
-budget before blocking (GYM_SERVER_SPIN_US; 200 µs by default with two CPUs or more, 0 never polls).
+Floors and clients wait for an answer the same way, the client's (transport.SpinWait): polling the
+socket for up to a budget before blocking, or blocking at once where that proved faster in the last
+probes (GYM_SERVER_SPIN_US; 200 µs by default with two CPUs or more, 0 always blocks at once).
 Every variant steps with action 0 and resets when the episode ends (terminated or truncated);
 only the steps are timed (each one, with perf_counter_ns), not the resets. Needs the client
 installed (scripts/setup/make-client-venv.sh; e2e_support needs requests): run it with the
@@ -97,6 +98,7 @@ class HttpFloor:
 
     def _exchange(self, request):
         sock = self.sock
+        self.wait.sending()
         sock.sendall(request)
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
@@ -166,6 +168,7 @@ class WebSocketFloor:
             head = bytes((0x81, 0x80 | length))
         else:
             head = struct.pack("!BBH", 0x81, 0xFE, length)
+        self.wait.sending()
         sock.sendall(head + mask + masked)
         buffer = self.buffer
         while len(buffer) < 4:
@@ -327,7 +330,7 @@ def main():
         decoding = median["http floor+json"]
         print(f"bench-client: http+json: floor {decoding:6.1f} µs/step with json.loads and the float32 observation, "
               f"http client/that {median['http client'] / decoding:.2f}x, that/http floor {decoding / median['http floor']:.2f}x")
-        waiting = f"reads polling up to {budget:.0f} µs" if budget else "reads blocking at once"
+        waiting = f"reads polling up to {budget:.0f} µs (blocking where that proved faster)" if budget else "reads blocking at once"
         print(f"client step vs floor, {waiting}: http {ratios['http']:.2f}x, websocket {ratios['websocket']:.2f}x "
               f"(target <= {TARGET}x)")
         return 0

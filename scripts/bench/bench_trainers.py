@@ -167,6 +167,7 @@ class Echo:
         self.wait = SpinWait(spin_budget())  # waiting for the echo as the client waits for the server
 
     def exchange(self) -> None:
+        self.wait.sending()
         self.sock.sendall(self.message)
         have = 0
         while have < len(self.message):

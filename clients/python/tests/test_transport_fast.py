@@ -743,57 +743,162 @@ def test_shutdown_sends_a_close_frame(serve):
 
 
 class ScriptedSocket:
-    """A socket whose non-blocking reads find nothing ``empty`` times (``None``: always), then
-    ``b"answer"``; a blocking read returns ``b"blocked"``. Records each read's flags."""
+    """A socket with its own clock: a non-blocking read finds nothing ``polls_before_answer``
+    times (``None``: ever), each costing 1 µs, then ``b"answer"``; a blocking read returns
+    ``b"blocked"`` after ``blocked_us``. Records each read's flags."""
 
-    def __init__(self, empty: int | None) -> None:
-        self.empty = empty
+    def __init__(self, polls_before_answer: int | None, blocked_us: float = 50.0) -> None:
+        self.polls_before_answer = polls_before_answer
+        self.blocked_us = blocked_us
+        self.now = 0.0
         self.flags: list[int] = []
+        self._empty = polls_before_answer
+
+    def answer_after(self, polls: int | None) -> None:
+        """From the next read on, the answer comes after ``polls`` empty polls."""
+        self.polls_before_answer = self._empty = polls
+
+    def clock(self) -> float:
+        return self.now
 
     def recv(self, size: int, flags: int = 0) -> bytes:
         self.flags.append(flags)
         if not flags:
+            self.now += self.blocked_us * 1e-6
+            self._empty = self.polls_before_answer
             return b"blocked"
-        if self.empty is None or self.empty > 0:
-            if self.empty is not None:
-                self.empty -= 1
+        self.now += 1e-6
+        if self._empty is None or self._empty > 0:
+            if self._empty is not None:
+                self._empty -= 1
             raise BlockingIOError
+        self._empty = self.polls_before_answer
         return b"answer"
 
+    def reads(self, wait: transport.SpinWait, count: int, sending: bool = True) -> list[list[int]]:
+        """``count`` exchanges through ``wait`` (a request written, its answer read; with
+        ``sending`` false, reads alone): the flags of each read."""
+        flags = []
+        for _ in range(count):
+            self.flags = []
+            if sending:
+                wait.sending()
+                self.now += 3e-6  # (the write)
+            wait.recv(self, 100)
+            flags.append(self.flags)
+        return flags
 
-def test_an_answer_within_the_budget_is_polled_for_never_blocked():
-    sock = ScriptedSocket(empty=5)
-    wait = transport.SpinWait(60.0)  # (the script answers on the sixth poll, long before)
-    assert wait.recv(sock, 100) == b"answer"
-    assert sock.flags == [socket.MSG_DONTWAIT] * 6
+
+POLL = socket.MSG_DONTWAIT
+PROBES = transport.SpinWait.PROBE_READS
+CYCLE = transport.SpinWait.CYCLE_READS
+
+
+def test_probes_then_polling_where_polling_answers_sooner():
+    """A cycle begins with 16 blocking reads and 16 polling ones; polling answered in 6 µs and
+    blocking in 50, so the rest of the cycle polls (and never blocks)."""
+    sock = ScriptedSocket(polls_before_answer=5, blocked_us=50)
+    wait = transport.SpinWait(60.0, clock=sock.clock)
+    assert sock.reads(wait, PROBES) == [[0]] * PROBES
+    assert sock.reads(wait, PROBES) == [[POLL] * 6] * PROBES
+    assert sock.reads(wait, CYCLE - 2 * PROBES) == [[POLL] * 6] * (CYCLE - 2 * PROBES)
+    assert sock.reads(wait, 1) == [[0]]  # the next cycle's probes
+
+
+def test_probes_then_blocking_where_blocking_answers_sooner():
+    """Blocking in 20 µs against polling in 41: the cycle blocks; the next cycle's probes find
+    polling sooner (6 µs) and it polls again."""
+    sock = ScriptedSocket(polls_before_answer=40, blocked_us=20)
+    wait = transport.SpinWait(60.0, clock=sock.clock)
+    sock.reads(wait, 2 * PROBES)
+    assert sock.reads(wait, CYCLE - 2 * PROBES) == [[0]] * (CYCLE - 2 * PROBES)
+    sock.answer_after(5)
+    sock.reads(wait, 2 * PROBES)
+    assert sock.reads(wait, 3) == [[POLL] * 6] * 3
+    # Within 5% of each other, polling is kept (it spares the CPU a halt and a wake-up): each
+    # exchange here is the write's 3 µs and the wait, 45 against 46.
+    sock.blocked_us = 42
+    sock.answer_after(42)
+    sock.reads(wait, CYCLE - 2 * PROBES - 3 + 2 * PROBES)
+    assert sock.reads(wait, 2) == [[POLL] * 43] * 2
+
+
+def test_a_budget_run_out_now_and_then_counts():
+    """Each exchange 9 µs either way (the write's 3 µs and a 6 µs wait), but one polling probe
+    in eight runs out of its budget (60 µs, then blocks): polling loses, those probes counted
+    as 4 medians each (36 µs) in the mean."""
+    sock = ScriptedSocket(polls_before_answer=5, blocked_us=6)
+    wait = transport.SpinWait(60e-6, clock=sock.clock)
+    sock.reads(wait, PROBES)
+    for n in range(PROBES):
+        sock.answer_after(None if n % 8 == 0 else 5)
+        sock.reads(wait, 1)
+    sock.answer_after(5)
+    assert sock.reads(wait, 2) == [[0]] * 2
+
+
+def test_a_pause_between_requests_does_not_swamp_the_probes():
+    """Blocking answers in 6 µs an exchange and polling in 9, but the process paused for a
+    second after one blocked probe (a trainer's update): that probe counts as 4 medians, and
+    blocking still wins."""
+    sock = ScriptedSocket(polls_before_answer=5, blocked_us=3)
+    wait = transport.SpinWait(60e-6, clock=sock.clock)
+    sock.reads(wait, 1)
+    sock.now += 1.0
+    sock.reads(wait, 2 * PROBES - 1)
+    assert sock.reads(wait, 2) == [[0]] * 2
+
+
+def test_reads_with_no_request_before_them_wait_as_the_cycle_does_uncounted():
+    """The rest of a long answer: read the cycle's way, and neither a probe nor a step of the
+    cycle."""
+    sock = ScriptedSocket(polls_before_answer=5, blocked_us=50)
+    wait = transport.SpinWait(60.0, clock=sock.clock)
+    assert sock.reads(wait, 40, sending=False) == [[POLL] * 6] * 40  # (polling, before any verdict)
+    assert sock.reads(wait, PROBES) == [[0]] * PROBES  # the cycle's probes, all still to come
+    sock.reads(wait, PROBES)
+    sock.blocked_us = 5  # blocking sooner now, but these reads are not probes
+    sock.reads(wait, 100, sending=False)
+    assert sock.reads(wait, CYCLE - 2 * PROBES) == [[POLL] * 6] * (CYCLE - 2 * PROBES)
+    assert sock.reads(wait, PROBES) == [[0]] * PROBES
 
 
 def test_waits_that_outrun_the_budget_back_off_and_an_answer_in_time_resets_it():
     """Two polls that run out in a row stop the polling for 1 read, the next two for 2, then 4 ...
     up to 1,024; an answer that comes while polling puts it back to every read."""
-    sock = ScriptedSocket(empty=None)
-    wait = transport.SpinWait(1e-6)
-    polled = []
-    for _ in range(2 + 1 + 2 + 2 + 2 + 4 + 2):
-        sock.flags.clear()
-        assert wait.recv(sock, 100) == b"blocked"
-        polled.append(sock.flags[0] != 0)
-        assert sock.flags[-1] == 0  # it always ends in the blocking read
+    sock = ScriptedSocket(polls_before_answer=0)
+    wait = transport.SpinWait(1e-6, clock=sock.clock)
+    sock.reads(wait, 2 * PROBES)  # (polling chosen: an answer at the first poll)
+    sock.answer_after(None)  # from here, no answer within the budget
+    reads = sock.reads(wait, 2 + 1 + 2 + 2 + 2 + 4 + 2)
+    polled = [flags[0] == POLL for flags in reads]
     assert polled == [True, True, False, True, True, False, False, True, True] + [False] * 4 + [True, True]
-    for _ in range(8):
-        wait.recv(sock, 100)  # skipping 8 reads now
-    sock.empty = 0  # the server answers at once from here on
-    assert wait.recv(sock, 100) == b"answer"
-    sock.empty = None
-    assert [wait.recv(sock, 100) for _ in range(2)] == [b"blocked"] * 2
-    # ... and after two misses, skips one read again (the backoff started over).
-    sock.flags.clear()
-    wait.recv(sock, 100)
-    assert sock.flags == [0]
+    assert all(flags[-1] == 0 for flags in reads)  # each ends in the blocking read
+    sock.reads(wait, 8)  # skipping 8 reads now
+    sock.answer_after(0)  # the server answers at once from here on
+    assert sock.reads(wait, 1) == [[POLL]]
+    sock.answer_after(None)
+    sock.reads(wait, 2)
+    assert sock.reads(wait, 1) == [[0]]  # two misses: one read skipped again (the backoff started over)
+
+
+@pytest.mark.parametrize(("after_blocked", "after_polled", "polls"), [(30, 0, True), (0, 30, False)])
+def test_what_the_process_does_after_an_answer_counts(after_blocked, after_polled, polls):
+    """Each probe runs from its request's write to the next one's: with both waits 20 µs, the
+    way after which the process's own work ran 30 µs slower (a trainer's forward pass after its
+    CPU halted) loses."""
+    sock = ScriptedSocket(polls_before_answer=19, blocked_us=20)
+    wait = transport.SpinWait(60.0, clock=sock.clock)
+    for _ in range(2 * PROBES + 1):  # (the verdict comes with the write after the last probe's answer)
+        wait.sending()
+        sock.flags = []
+        wait.recv(sock, 100)
+        sock.now += (after_polled if sock.flags[0] == POLL else after_blocked) * 1e-6 + 100e-6
+    assert sock.reads(wait, 2) == ([[POLL] * 20] if polls else [[0]]) * 2
 
 
 def test_with_no_budget_a_read_blocks_at_once():
-    sock = ScriptedSocket(empty=0)
+    sock = ScriptedSocket(polls_before_answer=0)
     assert transport.SpinWait(0.0).recv(sock, 100) == b"blocked" and sock.flags == [0]
 
 
