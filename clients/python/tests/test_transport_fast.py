@@ -790,8 +790,8 @@ class ScriptedSocket:
 
 
 POLL = socket.MSG_DONTWAIT
-PROBES = transport.SpinWait.PROBE_READS
-CYCLE = transport.SpinWait.CYCLE_READS
+PROBES = transport.SpinWait.PROBE_EXCHANGES
+CYCLE = transport.SpinWait.CYCLE_EXCHANGES
 
 
 def test_probes_then_polling_where_polling_answers_sooner():

@@ -13,7 +13,9 @@ A step is one small request, so what the client spends around it is most of what
 costs beyond the server's own work: the standard library's ``http.client`` (two writes a request,
 headers parsed into a ``Message``) and the ``websockets`` client (a reader thread handing each
 message over) each took about twice what a bare socket takes (``scripts/bench/bench_client.py``
-measures both against that floor).
+measures both against that floor). A read after a request polls the socket for its answer
+before it blocks, or blocks at once where that proves faster (:class:`SpinWait`,
+``GYM_SERVER_SPIN_US``).
 """
 
 from __future__ import annotations
@@ -466,8 +468,8 @@ class SpinWait:
     to (both read otherwise).
     """
 
-    PROBE_READS = 32
-    CYCLE_READS = 1024
+    PROBE_EXCHANGES = 32
+    CYCLE_EXCHANGES = 1024
 
     __slots__ = ("budget", "_clock", "_skip", "_misses", "_backoff", "_position", "_polls", "_probes",
                  "_sent", "_fresh", "_probing")
@@ -478,7 +480,7 @@ class SpinWait:
         self._skip = 0
         self._misses = 0
         self._backoff = 1
-        self._position = 0  # the exchange's place in the cycle of CYCLE_READS
+        self._position = 0  # the exchange's place in the cycle of CYCLE_EXCHANGES
         self._polls = True  # how the reads past the probes wait
         self._probes: tuple[list[float], list[float]] = ([], [])  # the blocked and the polled exchanges
         self._sent = 0.0  # when the last request was written
@@ -495,7 +497,7 @@ class SpinWait:
             self._probing = None
             samples = self._probes
             samples[probing].append(now - self._sent)
-            if probing and self._position == 2 * self.PROBE_READS:
+            if probing and self._position == 2 * self.PROBE_EXCHANGES:
                 blocked, polled = samples
                 if blocked and polled:
                     self._polls = not _clipped_mean(blocked, polled) < 0.95 * _clipped_mean(polled, blocked)
@@ -511,12 +513,12 @@ class SpinWait:
         if self._fresh:
             self._fresh = False
             position = self._position
-            if position < 2 * self.PROBE_READS:
+            if position < 2 * self.PROBE_EXCHANGES:
                 self._position = position + 1
-                polled = position >= self.PROBE_READS
+                polled = position >= self.PROBE_EXCHANGES
                 self._probing = int(polled)
                 return self._poll(sock, size) if polled else sock.recv(size)
-            self._position = (position + 1) % self.CYCLE_READS
+            self._position = (position + 1) % self.CYCLE_EXCHANGES
         return self._poll(sock, size) if self._polls else sock.recv(size)
 
     def _poll(self, sock: socket.socket, size: int) -> bytes:
