@@ -17,7 +17,8 @@ runs must give the same episodes and weights: each line says whether they did.
 
 For the CartPole cases a third run in each round, for reference: in process again, with one
 round trip per vector step to an echo process over a loopback TCP socket (a message the size of
-gym-server's answer, written and read back before each step). It is what an environment behind
+gym-server's answer, written and read back before each step, waited for as the client
+waits for gym-server's: transport.SpinWait). It is what an environment behind
 any socket pays on this machine (the exchange, and the trainer's own work slowed after each wait
 for it), with nothing done on the other side: gym-server's run can only be faster than in
 process where its environments cost the trainer less than that.
