@@ -226,22 +226,22 @@ def per_step_ns(variant, steps):
     clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     step, reset = variant.step, variant.reset
     pause = getattr(variant, "pause_ns", 0)
-    total = resets_cpu = 0
+    total = untimed_cpu = 0
     for _ in range(steps):
         if pause:
             started = cpu_clock()
             ready = clock() + pause
             while clock() < ready:
                 pass
-            resets_cpu += cpu_clock() - started
+            untimed_cpu += cpu_clock() - started
         started = clock()
         done = step()
         total += clock() - started
         if done:
             started = cpu_clock()
             reset()
-            resets_cpu += cpu_clock() - started
-    return total, resets_cpu
+            untimed_cpu += cpu_clock() - started
+    return total, untimed_cpu
 
 
 def main():
@@ -303,16 +303,16 @@ def main():
                 turn = (round_number + block) % len(names)
                 for name in names[turn:] + names[:turn]:
                     started = time.thread_time_ns()
-                    wall, resets_cpu = per_step_ns(variants[name], args.block)
+                    wall, untimed_cpu = per_step_ns(variants[name], args.block)
                     totals[name] += wall
-                    cpu_totals[name] += time.thread_time_ns() - started - resets_cpu
+                    cpu_totals[name] += time.thread_time_ns() - started - untimed_cpu
             for name in names:
                 results[name].append(totals[name] / steps / 1000)
                 cpu[name].append(cpu_totals[name] / steps / 1000)
             print(f"bench-client: round {round_number + 1}: "
                   + ", ".join(f"{name} {results[name][-1]:6.1f} µs" for name in names), flush=True)
         median = {name: statistics.median(values) for name, values in results.items()}
-        print("bench-client: CPU time of this process a step (user + system, resets left out): "
+        print("bench-client: CPU time of this process a step (user + system, resets and pauses left out): "
               + ", ".join(f"{name} {statistics.median(cpu[name]):.1f} µs" for name in names))
         ratios = {}
         for transport in ("http", "websocket"):
