@@ -2,6 +2,7 @@
 #include "cgymsystem.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -82,4 +83,22 @@ int gym_lock_share(int fd) {
     if (errno != EINVAL) return -1;
 #endif
     return flock(fd, LOCK_SH | LOCK_NB);
+}
+
+
+int gym_usable_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count > 0) return count;
+    }
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
+void gym_yield(void) {
+    sched_yield();
 }

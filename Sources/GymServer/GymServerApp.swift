@@ -37,6 +37,9 @@ public struct GymServerConfiguration: Sendable {
     /// front (a fleet's HAProxy) listens for this server; they go into the URLs it answers.
     public var publicPort: Int?
     public var publicFilesPort: Int?
+    /// `--loop-spin-us`: microseconds an event loop polls after a fast path's answer before it
+    /// blocks (`LoopSpin`); 0: never. By default 1,000 where the process may use more than one CPU.
+    public var loopSpinMicroseconds: Int = LoopSpin.automaticMicroseconds
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, filesPort: Int = 8000,
@@ -82,6 +85,8 @@ public struct GymServerState: Sendable {
     public let gymieFastResets = AtomicCount()
     /// A line per request, every transport (nil: `--access-log` not given).
     public let accessLog: AccessLog?
+    /// Microseconds an event loop polls after a fast path's answer (`LoopSpin`); 0: never.
+    public var loopSpinMicroseconds = 0
 
     public init(
         manager: EnvironmentManager, shutdown: ShutdownSwitch, keyring: APIKeyring = APIKeyring(),
@@ -229,10 +234,11 @@ public func runGymServer(configuration: GymServerConfiguration) async throws {
     let accessLog = try configuration.accessLogPath.map { try AccessLog(path: $0) }
     accessLog?.reopenOnHangUp()
     defer { accessLog?.close() }
-    let state = GymServerState(
+    var state = GymServerState(
         manager: manager, shutdown: ShutdownSwitch(allowed: configuration.allowShutdown), keyring: configuration.keyring,
         filesPort: FilesPortHealth(enabled: configuration.filesPort != 0), metricsToken: configuration.metricsToken,
         accessLog: accessLog)
+    state.loopSpinMicroseconds = configuration.loopSpinMicroseconds
     let api = buildAPIApplication(
         configuration: configuration, state: state, logger: logger,
         onServerRunning: { port in announce("gym-server API: http://\(configuration.host):\(port)/v1/help") })

@@ -120,6 +120,11 @@ struct GymServerCommand: AsyncParsableCommand {
     var vectorWorkerProcesses: Int?
 
     @Option(
+        name: .customLong("loop-spin-us"),
+        help: "Microseconds an event loop keeps polling after it answers a step, before it blocks, so that the client's next request wakes nothing (0 to \(LoopSpin.maximumMicroseconds); default \(LoopSpin.defaultMicroseconds) when the process may use more than one CPU, else 0). 0 saves the CPU it costs, e.g. under a CPU quota.")
+    var loopSpinMicroseconds: Int?
+
+    @Option(
         name: .customLong("access-log"),
         help: "Write a line per request (time, method, path, status, bytes, microseconds, key name, transport) to this file ('-': standard output); SIGHUP reopens it. Off by default.")
     var accessLog: String?
@@ -176,6 +181,9 @@ struct GymServerCommand: AsyncParsableCommand {
         }
         if let vectorWorkerProcesses, !(1...1024).contains(vectorWorkerProcesses) {
             throw ValidationError("--vector-worker-processes must be from 1 to 1024, got \(vectorWorkerProcesses)")
+        }
+        if let loopSpinMicroseconds, !(0...LoopSpin.maximumMicroseconds).contains(loopSpinMicroseconds) {
+            throw ValidationError("--loop-spin-us must be from 0 to \(LoopSpin.maximumMicroseconds), got \(loopSpinMicroseconds)")
         }
         guard workerTimeout > 0, workerTimeout <= 86400 else {
             throw ValidationError("--worker-timeout must be more than 0 and at most 86400 seconds")
@@ -242,6 +250,7 @@ struct GymServerCommand: AsyncParsableCommand {
             keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
             workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout, processesPerVector: vectorWorkerProcesses) })
         configuration.accessLogPath = accessLog
+        if let loopSpinMicroseconds { configuration.loopSpinMicroseconds = loopSpinMicroseconds }
         configuration.fleet = try fleet()
         configuration.publicPort = publicPort
         configuration.publicFilesPort = publicFilesPort

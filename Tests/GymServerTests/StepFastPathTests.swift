@@ -1,6 +1,6 @@
 import Foundation
 import GymCore
-import GymServer
+@testable import GymServer
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -17,9 +17,11 @@ private struct FastPathServer {
     let state: GymServerState
     let monitorRoot = FileManager.default.temporaryDirectory.appendingPathComponent("gym-fastpath-tests-\(UUID().uuidString)")
 
-    init(keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits()) {
+    init(keyring: APIKeyring = APIKeyring(), limits: ServerLimits = ServerLimits(), loopSpinMicroseconds: Int = 0) {
         manager = EnvironmentManager(monitorRoot: monitorRoot, limits: limits, metrics: ServerMetrics())
-        state = GymServerState(manager: manager, shutdown: ShutdownSwitch(allowed: false), keyring: keyring)
+        var state = GymServerState(manager: manager, shutdown: ShutdownSwitch(allowed: false), keyring: keyring)
+        state.loopSpinMicroseconds = loopSpinMicroseconds
+        self.state = state
     }
 
     func live(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
@@ -416,6 +418,59 @@ struct StepFastPathBytesTests {
             #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/reset", body: "{\"seed\": 1}").status == 200)
             #expect(try await connection.exchange("POST", "/v1/envs/\(fast)/step?x=1", body: "{\"action\": 1}").status == 200)
             #expect(fromBytes() == before + 2)
+        }
+    }
+
+    @Test("with --loop-spin-us, every answer of the three fast paths (bytes, parts, Gymie) arms its loop's spinner, which polls and then stops")
+    func loopSpin() async throws {
+        let budget = 20_441  // (this test's own: the spinners it finds are this server's)
+        let server = FastPathServer(loopSpinMicroseconds: budget)
+        try await server.live { port in
+            let connection = try KeepAliveConnection(port: port)
+            let id = try await Self.make(connection)
+            for n in 0..<30 {
+                let answer = try await connection.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": \(n % 2)}")
+                #expect(answer.status == 200)
+                if n % 10 == 9 { try await Task.sleep(for: .milliseconds(45)) }  // (longer than the budget: the spin runs out)
+            }
+            // The part-level fast path: a connection the bytes path left after a chunked body.
+            let chunked = try KeepAliveConnection(port: port)
+            chunked.send("POST /v1/envs/\(id)/step/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nd\r\n{\"action\": 1}\r\n0\r\n\r\n")
+            #expect(try await chunked.read().status == 200)
+            for _ in 0..<5 { #expect(try await chunked.exchange("POST", "/v1/envs/\(id)/step/", body: "{\"action\": 0}").status == 200) }
+            // Gymie's fast path.
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            for n in 0..<5 {
+                let message = gymie("step", ["instance_id": .string(id), "action": .int(n % 2)])
+                socket.send(opcode: 1, Array(message.utf8))
+                guard case .text = try await socket.nextMessage(timeout: .seconds(20), after: message) else {
+                    Issue.record("no answer to \(message)")
+                    return
+                }
+            }
+            let fast = server.state.fastPathSteps.count + server.state.fastPathResets.count
+                + server.state.gymieFastSteps.count + server.state.gymieFastResets.count
+            #expect(server.state.fastPathSteps.count >= 35 && server.state.gymieFastSteps.count == 5)
+            let spinners = LoopSpin.spinners(budgetMicroseconds: budget)
+            #expect(!spinners.isEmpty)
+            var total = LoopSpin.Counts()
+            for spin in spinners {
+                // (Until every spin has run out: then no count moves.)
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await spin.loop.submit({ spin.spinning }).get(), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let counts = try await spin.loop.submit { spin.counts }.get()
+                total.spins += counts.spins
+                total.caught += counts.caught
+                total.skipped += counts.skipped
+                total.missed += counts.missed
+                total.turns += counts.turns
+            }
+            #expect(total.spins + total.caught + total.skipped == fast, "every fast answer arms a spinner: \(total), \(fast) answers")
+            #expect(total.caught >= 20, "steps sent at once after the answer come while the loop spins: \(total)")
+            #expect(total.missed >= 3 && total.turns > total.spins, "\(total)")
         }
     }
 

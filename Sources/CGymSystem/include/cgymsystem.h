@@ -30,4 +30,10 @@ int gym_lock_file(const char *path, int shared);
 /// the system can. 0, or -1 (errno).
 int gym_lock_share(int fd);
 
+/// The CPUs this process may run on (its affinity mask on Linux, else the online CPUs); at least 1.
+int gym_usable_cpus(void);
+
+/// Gives the calling thread's CPU to any other thread ready to run there (sched_yield).
+void gym_yield(void);
+
 #endif

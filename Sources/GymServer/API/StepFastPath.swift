@@ -56,6 +56,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var accessLog: AccessLog? = nil
         /// The manager's metrics, as the transports count them (nil: `--no-metrics`).
         var metrics: ServerMetrics? = nil
+        /// `--loop-spin-us` (`LoopSpin`).
+        var loopSpinMicroseconds = 0
     }
 
     /// The two requests the fast path takes.
@@ -118,6 +120,8 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
     /// NIO's response encoder, where an answer of the fast path enters the pipeline.
     private var encoderContext: ChannelHandlerContext?
+    /// The loop's spinner, armed after each answer (nil: `--loop-spin-us 0`).
+    private var spin: LoopSpin?
 
     init(_ shared: Shared) {
         self.shared = shared
@@ -125,6 +129,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: shared.loopSpinMicroseconds)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -184,6 +189,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         head: HTTPRequestHead, body: ByteBuffer, start: UInt64
     ) {
         mode = .waiting(head, body: body)
+        spin?.pause()  // (the workers need the CPUs)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context, encoder), eventLoop: loop)
         let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in
@@ -492,6 +498,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Hummingbird's is under way (`passedOn` is 0), so it misses nothing.
     private func write(_ encoder: ChannelHandlerContext, _ response: ByteBuffer) {
         encoder.writeAndFlush(NIOAny(response), promise: nil)
+        spin?.arm()
     }
 }
 

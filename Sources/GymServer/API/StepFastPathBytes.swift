@@ -40,8 +40,17 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
     /// first request, when the upgrade to a WebSocket was not asked for).
     private var parts: StepFastPath?
 
-    init(answered: AtomicCount) {
+    /// `--loop-spin-us`, and the loop's spinner, armed after each answer (`LoopSpin`).
+    private let loopSpinMicroseconds: Int
+    private var spin: LoopSpin?
+
+    init(answered: AtomicCount, loopSpinMicroseconds: Int = 0) {
         self.answered = answered
+        self.loopSpinMicroseconds = loopSpinMicroseconds
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: loopSpinMicroseconds)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -86,6 +95,7 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
                         input.moveReaderIndex(forwardBy: total)
                         answered.increment()
                         context.writeAndFlush(NIOAny(response), promise: nil)
+                        spin?.arm()
                         continue
                     }
                 }

@@ -44,6 +44,8 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// Where each answer is logged (`--access-log`), if anywhere.
         var accessLog: AccessLog? = nil
         var metrics: ServerMetrics? = nil
+        /// `--loop-spin-us` (`LoopSpin`).
+        var loopSpinMicroseconds = 0
     }
 
     private let shared: Shared
@@ -68,8 +70,12 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         self.shared = shared
     }
 
+    /// The loop's spinner, armed after each answer (nil: `--loop-spin-us 0`).
+    private var spin: LoopSpin?
+
     func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: shared.loopSpinMicroseconds)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -129,6 +135,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             var payload = frame.unmaskedData
             pong.writeBuffer(&payload)
             encoder.writeAndFlush(NIOAny(pong), promise: nil)
+            spin?.arm()
             return
         }
         switch frame.opcode {
@@ -158,12 +165,14 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             buffer.writeBytes(text)
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
         }
+        spin?.arm()
     }
 
     /// Makes a bridged instance's call; its answer (or error) is written from the event loop
     /// when it comes, the frames behind it held until then.
     private func startLater(_ context: ChannelHandlerContext, _ instance: EnvironmentInstance, _ call: GymieCall, _ data: NIOAny, start: UInt64) {
         waiting = true
+        spin?.pause()  // (the workers need the CPUs)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context, data), eventLoop: loop)
         let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in

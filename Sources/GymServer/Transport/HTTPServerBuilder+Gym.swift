@@ -24,8 +24,10 @@ extension HTTPServerBuilder {
         let manager = state.manager
         let fastPath = StepFastPath.Shared(
             manager: manager, keyring: keyring, serverName: "gym-server", bodyLimit: min(limits.maxBodySize, 1 << 16),
-            answered: state.fastPathSteps, resets: state.fastPathResets, accessLog: state.accessLog, metrics: manager.serverMetrics)
+            answered: state.fastPathSteps, resets: state.fastPathResets, accessLog: state.accessLog, metrics: manager.serverMetrics,
+            loopSpinMicroseconds: state.loopSpinMicroseconds)
         let fromBytes = state.fastPathFromBytes
+        let spin = state.loopSpinMicroseconds
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
             ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
@@ -50,7 +52,7 @@ extension HTTPServerBuilder {
                 manager: manager, owner: owner, maxMessageSize: limits.maxMessageSize, accessLog: state.accessLog,
                 metrics: manager.serverMetrics)
             // Steps answered on the event loop (GymieFastPath), put in place as the upgrade completes.
-            let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets, accessLog: state.accessLog, metrics: manager.serverMetrics))
+            let installer = GymieFastPathInstaller(GymieFastPath.Shared(manager: manager, owner: owner, answered: state.gymieFastSteps, resets: state.gymieFastResets, accessLog: state.accessLog, metrics: manager.serverMetrics, loopSpinMicroseconds: state.loopSpinMicroseconds))
             try await channel.pipeline.addHandler(installer).get()
             return .upgrade([:]) { inbound, outbound, _ in
                 try await session.run(inbound: inbound, outbound: outbound)
@@ -60,7 +62,7 @@ extension HTTPServerBuilder {
         return HTTPServerBuilder { responder in
             FrontedChannel(
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration, shouldUpgrade: shouldUpgrade),
-                front: { StepFastPathBytes(answered: fromBytes) })
+                front: { StepFastPathBytes(answered: fromBytes, loopSpinMicroseconds: spin) })
         }
     }
 }

@@ -1,0 +1,203 @@
+import CGymSystem
+import Dispatch
+import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Keeps an event loop polling, instead of blocking, for a while after the fast paths answer
+/// (`--loop-spin-us`).
+///
+/// A loop with nothing to do blocks in `epoll_wait`, and the client's next request must wake
+/// its thread: the client's write finds a waiter on the socket and interrupts the server's CPU,
+/// which on a virtual machine is an exit to the host, and when that CPU has halted, the host's
+/// scheduling it again. A trainer pays this every step, and its policy's forward pass runs
+/// slower after it. While the loop polls, the write finds nobody waiting and wakes nothing.
+///
+/// How: each loop has a pipe that it watches as it watches sockets. `arm()`, after an answer,
+/// writes a byte to it; each time the loop has read the byte, the spin writes another until
+/// `budget` has passed since the last answer, so that the loop's `epoll_wait` returns at once
+/// instead of blocking, and the loop's thread yields its CPU (`sched_yield`) on every turn to any
+/// other thread ready to run there. Then the loop blocks as before.
+///
+/// A spin that ends with no new answer is a miss. Two misses in a row (a client that pauses
+/// longer than the budget between requests) stop the spinning for the next 1, then 2, 4 ...
+/// 1,024 answers; an answer that comes while the loop spins resets this. So a client that never
+/// answers in time costs a budget of CPU now and then, not at every request. `pause()` ends a
+/// spin without counting it (the loop waits for a bridged step's workers, which need the CPUs).
+///
+/// Everything but the table of spinners is the loop's own: `arm`, `pause`, the turns and the
+/// counts are the loop's thread's.
+public final class LoopSpin: @unchecked Sendable {
+    /// The default budget when the process may use more than one CPU (with one, polling only
+    /// keeps the client from the CPU it waits for): long enough to cover a trainer's forward pass
+    /// between two steps.
+    public static let defaultMicroseconds = 1_000
+    /// The most `--loop-spin-us` takes.
+    public static let maximumMicroseconds = 100_000
+    /// The longest run of answers a spin is skipped for after misses.
+    static let maximumSkip = 1_024
+
+    /// `--loop-spin-us` when not given: `defaultMicroseconds`, or 0 on one CPU.
+    public static var automaticMicroseconds: Int { gym_usable_cpus() > 1 ? defaultMicroseconds : 0 }
+
+    /// What a spinner did.
+    struct Counts: Equatable {
+        /// Spins started.
+        var spins = 0
+        /// Answers that came while the loop spun.
+        var caught = 0
+        /// Spins that ran out of budget with no answer.
+        var missed = 0
+        /// Answers that started no spin (skipped after misses).
+        var skipped = 0
+        /// Turns the loop made polling.
+        var turns = 0
+    }
+
+    let budgetNanoseconds: UInt64
+    let loop: any EventLoop
+    private let writeEnd: Int32
+    /// The loop's state.
+    private(set) var counts = Counts()
+    private(set) var spinning = false
+    private var deadline: UInt64 = 0
+    private var paused = false
+    private var closed = false
+    private var misses = 0
+    private var nextSkip = 1
+    private var skipping = 0
+
+    private static let table = Mutex<[Key: LoopSpin]>([:])
+
+    fileprivate struct Key: Hashable {
+        let loop: ObjectIdentifier
+        let budget: Int
+    }
+
+    /// The spinners made with `budgetMicroseconds`, on every loop (for tests).
+    static func spinners(budgetMicroseconds: Int) -> [LoopSpin] {
+        table.withLock { spins in spins.filter { $0.key.budget == budgetMicroseconds }.map(\.value) }
+    }
+
+    /// The spinner of `loop` with `budgetMicroseconds` (made at the first call for that loop);
+    /// nil when the budget is 0 or the pipe cannot be made (the loop then blocks as before).
+    static func on(_ loop: any EventLoop, budgetMicroseconds: Int) -> LoopSpin? {
+        guard budgetMicroseconds > 0 else { return nil }
+        let key = Key(loop: ObjectIdentifier(loop as AnyObject), budget: budgetMicroseconds)
+        return table.withLock { spins -> LoopSpin? in
+            if let made = spins[key] { return made }
+            var ends: [Int32] = [0, 0]
+            guard gym_pipe_cloexec(&ends) == 0 else { return nil }
+            _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+            let spin = LoopSpin(budgetNanoseconds: UInt64(budgetMicroseconds) * 1_000, loop: loop, writeEnd: ends[1])
+            spins[key] = spin
+            spin.watch(readEnd: ends[0], key: key)
+            return spin
+        }
+    }
+
+    private init(budgetNanoseconds: UInt64, loop: any EventLoop, writeEnd: Int32) {
+        self.budgetNanoseconds = budgetNanoseconds
+        self.loop = loop
+        self.writeEnd = writeEnd
+    }
+
+    /// The loop watches the pipe's read end; when the loop ends (its channels close) the pipe is
+    /// closed and the spinner leaves the table.
+    private func watch(readEnd: Int32, key: Key) {
+        NIOPipeBootstrap(group: self.loop)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Turns(spin: self, key: key)) }
+            }
+            .takingOwnershipOfDescriptor(input: readEnd)
+            .whenFailure { [self] _ in
+                Glibc.close(readEnd)  // (still ours when the bootstrap fails)
+                self.loop.execute { self.end(key) }
+            }
+    }
+
+    /// After an answer, on the loop: poll until the budget has passed with no other answer.
+    func arm() {
+        guard !closed else { return }
+        paused = false
+        if spinning {
+            add(\.caught)
+            misses = 0
+            nextSkip = 1
+            deadline = DispatchTime.now().uptimeNanoseconds &+ budgetNanoseconds
+            return
+        }
+        if skipping > 0 {
+            skipping -= 1
+            add(\.skipped)
+            return
+        }
+        add(\.spins)
+        spinning = true
+        deadline = DispatchTime.now().uptimeNanoseconds &+ budgetNanoseconds
+        kick()
+    }
+
+    /// Ends a spin at the loop's next turn, not counted as a miss.
+    func pause() {
+        if spinning { paused = true }
+    }
+
+    private func kick() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(writeEnd, &byte, 1)
+    }
+
+    /// The loop has read the pipe: one more turn, or the end of the spin.
+    fileprivate func turned() {
+        guard spinning, !closed else { return }
+        counts.turns += 1
+        if !paused, DispatchTime.now().uptimeNanoseconds < deadline {
+            gym_yield()
+            kick()
+            return
+        }
+        spinning = false
+        if paused {
+            paused = false
+            return
+        }
+        add(\.missed)
+        misses += 1
+        if misses >= 2 {
+            skipping = nextSkip
+            nextSkip = min(nextSkip * 2, Self.maximumSkip)
+        }
+    }
+
+    fileprivate func end(_ key: Key) {
+        guard !closed else { return }
+        closed = true
+        spinning = false
+        Glibc.close(writeEnd)
+        Self.table.withLock { spins in
+            if spins[key] === self { spins[key] = nil }
+        }
+    }
+
+    private func add(_ count: WritableKeyPath<Counts, Int>) {
+        counts[keyPath: count] += 1
+    }
+
+    /// The pipe's handler: the end of each read is a turn.
+    private final class Turns: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let spin: LoopSpin
+        let key: Key
+
+        init(spin: LoopSpin, key: Key) {
+            self.spin = spin
+            self.key = key
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+        func channelReadComplete(context: ChannelHandlerContext) { spin.turned() }
+        func channelInactive(context: ChannelHandlerContext) { spin.end(key) }
+    }
+}
