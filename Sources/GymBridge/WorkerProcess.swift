@@ -23,6 +23,9 @@ public struct WorkerConfiguration: Sendable {
     /// The most worker processes a vector instance's sub-environments are spread over
     /// (`--vector-worker-processes`; default: the cores): each process holds every P-th one.
     public var processesPerVector: Int
+    /// Microseconds a worker polls its request pipe before it blocks (`--worker-spin-us`; the
+    /// worker's `--spin-us`, PROTOCOL.md §1); 0: it blocks at once.
+    public var spinMicroseconds: Int = 0
 
     public init(
         python: String, imports: [String] = [], requestTimeout: Double = 30, startTimeout: Double = 60, environment: [String: String] = [:],
@@ -35,6 +38,16 @@ public struct WorkerConfiguration: Sendable {
         self.environment = environment
         self.processesPerVector = max(1, processesPerVector ?? ProcessInfo.processInfo.activeProcessorCount)
     }
+}
+
+/// How long a worker polls for its next request (`--worker-spin-us`).
+public enum WorkerSpin {
+    /// The default where the process may use more than one CPU: a tight loop's next request
+    /// comes within it (with one CPU, polling only keeps the server from the CPU it needs).
+    public static let defaultMicroseconds = 200
+
+    /// `--worker-spin-us` when not given: `defaultMicroseconds`, or 0 on one CPU.
+    public static var automaticMicroseconds: Int { gym_usable_cpus() > 1 ? defaultMicroseconds : 0 }
 }
 
 /// One message of the protocol (PROTOCOL.md §2): a kind letter and its payload.
@@ -105,6 +118,7 @@ public final class WorkerProcess: AnswerWatch, @unchecked Sendable {
         }
         var arguments = [configuration.python, "-u", "-c", WorkerScript.text]
         for module in configuration.imports { arguments += ["--import", module] }
+        if configuration.spinMicroseconds > 0 { arguments += ["--spin-us", String(configuration.spinMicroseconds)] }
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in configuration.environment { environment[key] = value }
         let spawned = Self.spawn(arguments: arguments, environment: environment, stdin: toWorker[0], stdout: fromWorker[1], stderr: errors[1])

@@ -125,6 +125,11 @@ struct GymServerCommand: AsyncParsableCommand {
     var loopSpinMicroseconds: Int?
 
     @Option(
+        name: .customLong("worker-spin-us"),
+        help: "Microseconds a Python worker keeps polling for its next request after it answers, before it blocks (0 to \(LoopSpin.maximumMicroseconds); default \(WorkerSpin.defaultMicroseconds) when the process may use more than one CPU, else 0).")
+    var workerSpinMicroseconds: Int?
+
+    @Option(
         name: .customLong("access-log"),
         help: "Write a line per request (time, method, path, status, bytes, microseconds, key name, transport) to this file ('-': standard output); SIGHUP reopens it. Off by default.")
     var accessLog: String?
@@ -182,8 +187,10 @@ struct GymServerCommand: AsyncParsableCommand {
         if let vectorWorkerProcesses, !(1...1024).contains(vectorWorkerProcesses) {
             throw ValidationError("--vector-worker-processes must be from 1 to 1024, got \(vectorWorkerProcesses)")
         }
-        if let loopSpinMicroseconds, !(0...LoopSpin.maximumMicroseconds).contains(loopSpinMicroseconds) {
-            throw ValidationError("--loop-spin-us must be from 0 to \(LoopSpin.maximumMicroseconds), got \(loopSpinMicroseconds)")
+        for (name, value) in [("--loop-spin-us", loopSpinMicroseconds), ("--worker-spin-us", workerSpinMicroseconds)] {
+            if let value, !(0...LoopSpin.maximumMicroseconds).contains(value) {
+                throw ValidationError("\(name) must be from 0 to \(LoopSpin.maximumMicroseconds) microseconds, got \(value)")
+            }
         }
         guard workerTimeout > 0, workerTimeout <= 86400 else {
             throw ValidationError("--worker-timeout must be more than 0 and at most 86400 seconds")
@@ -248,7 +255,11 @@ struct GymServerCommand: AsyncParsableCommand {
             monitorRoot: URL(fileURLWithPath: monitorDir).standardizedFileURL,
             allowShutdown: allowShutdown, logLevel: Logger.Level(rawValue: logLevel) ?? .info,
             keyring: keyring, limits: limits, metricsEnabled: !noMetrics, metricsToken: metricsToken,
-            workers: pythonPath.map { WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout, processesPerVector: vectorWorkerProcesses) })
+            workers: pythonPath.map {
+                var workers = WorkerConfiguration(python: $0, imports: pythonImports, requestTimeout: workerTimeout, processesPerVector: vectorWorkerProcesses)
+                workers.spinMicroseconds = workerSpinMicroseconds ?? WorkerSpin.automaticMicroseconds
+                return workers
+            })
         configuration.accessLogPath = accessLog
         if let loopSpinMicroseconds { configuration.loopSpinMicroseconds = loopSpinMicroseconds }
         configuration.fleet = try fleet()

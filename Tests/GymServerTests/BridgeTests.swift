@@ -2,7 +2,7 @@ import Foundation
 import GymBridge
 import Synchronization
 import GymCore
-import GymServer
+@testable import GymServer
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -115,10 +115,10 @@ struct BridgeWireTests {
 
 @Suite("Bridged environments: Gymnasium through Python workers", .serialized, .enabled(if: BridgeTestPython.available, "set GYM_TEST_PYTHON to a Python with gymnasium, box2d and pygame"))
 struct BridgeTests {
-    func harness(timeout: Double = 30, limits: ServerLimits = ServerLimits(), processesPerVector: Int = 2) -> APIHarness {
-        APIHarness(
-            limits: limits,
-            bridge: PythonBridge(configuration: BridgeTestPython.configuration(timeout: timeout, processesPerVector: processesPerVector)))
+    func harness(timeout: Double = 30, limits: ServerLimits = ServerLimits(), processesPerVector: Int = 2, workerSpin: Int = 0) -> APIHarness {
+        var configuration = BridgeTestPython.configuration(timeout: timeout, processesPerVector: processesPerVector)
+        configuration.spinMicroseconds = workerSpin
+        return APIHarness(limits: limits, bridge: PythonBridge(configuration: configuration))
     }
 
     /// Steps `envID` through the API and through in-process Gymnasium with the same seed and
@@ -322,6 +322,41 @@ struct BridgeTests {
             }
             try await body(port, connection, make)
         }
+    }
+
+    @Test("with --worker-spin-us and --loop-spin-us, workers poll for their requests and the loop for the client's: a plain and a vector instance answer as their twins through the route, byte for byte")
+    func polling() async throws {
+        let harness = harness(workerSpin: 300)
+        var state = harness.state
+        state.loopSpinMicroseconds = 700
+        try await serveLive(state) { _, connection, make in
+            for body in ["{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}",
+                         "{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\", \"num_envs\": 3}"] {
+                let fast = try await make(body)
+                let twin = try await make(body)
+                let vector = body.contains("num_envs")
+                // The workers were started with --spin-us 300 (arguments are NUL-separated).
+                let commands = BridgeTestPython.workerPIDs().map { (try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)) ?? "" }
+                #expect(!commands.isEmpty && commands.allSatisfy { $0.contains("\u{0}--spin-us\u{0}300\u{0}") }, "\(commands.count) workers")
+                for id in [fast, twin] {
+                    #expect(try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": 4}").status == 200)
+                }
+                for n in 0..<30 {
+                    let action = vector ? "[\(n % 2), 1, 0]" : "\(n % 2)"
+                    if n % 10 == 9 { try await Task.sleep(for: .milliseconds(5)) }  // (longer than both budgets)
+                    let a = try await connection.exchange("POST", "/v1/envs/\(fast)/step/", body: "{\"action\": \(action)}")
+                    let b = try await connection.exchange("POST", "/v1/envs/\(twin)/step/", body: "{\"action\": \(action), \"note\": \"route\"}")
+                    #expect(a.status == 200 && a.body == b.body, "step \(n): \(a.text) vs \(b.text)")
+                    if !vector, (try? JSONParser.parse(a.body))?["done"] == true {
+                        for id in [fast, twin] { _ = try await connection.exchange("POST", "/v1/envs/\(id)/reset/", body: "{\"seed\": \(n)}") }
+                    }
+                }
+                let instance = try harness.manager.instance(fast, for: nil)
+                #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= 25, "steps made from the event loop")
+            }
+            await harness.manager.closeAll()
+        }
+        #expect(!LoopSpin.spinners(budgetMicroseconds: 700).isEmpty, "the loop's spinner was armed")
     }
 
     @Test("bridged steps and resets take the REST fast path through the worker queue: the route's answers and errors byte for byte, pipelined requests in order, a closed connection harmless")

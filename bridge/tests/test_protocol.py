@@ -75,8 +75,36 @@ def test_bad_arguments_are_reported(start_worker):
     client = start_worker(extra_args=["--verbose"])
     assert client.startup_error.fatal is True
     assert str(client.startup_error) == ("BadRequest: unknown argument '--verbose'; "
-                                         "usage: gym_server_worker.py [--import MODULE]...")
+                                         "usage: gym_server_worker.py [--import MODULE]... [--spin-us MICROSECONDS]")
     assert wait_exit(client) == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "100001", "abc", "1.5", ""])
+def test_bad_spin_budgets_are_reported(start_worker, value):
+    client = start_worker(extra_args=["--spin-us", value] if value else ["--spin-us"])
+    assert client.startup_error.fatal is True
+    assert str(client.startup_error) == (
+        "BadRequest: --spin-us needs a whole number of microseconds from 0 to 100000, got %r" % value)
+    assert wait_exit(client) == 2
+
+
+@pytest.mark.parametrize("args", [["--spin-us", "300"], ["--spin-us=100000"], ["--spin-us", "0"]])
+def test_a_polling_worker_answers_as_a_blocking_one(start_worker, args):
+    """With --spin-us the worker polls for its requests before it blocks: the answers are the
+    same, whether the requests come at once, or after pauses longer than the budget."""
+    polling = start_worker(imports=["gym_server_test_envs"], extra_args=args)
+    blocking = start_worker(imports=["gym_server_test_envs"])
+    assert polling.startup_error is None, polling.stderr_text()
+    answers = []
+    for client in (polling, blocking):
+        client.make("CartPole-v1")
+        seen = [client.reset(seed=5)]
+        for n in range(40):
+            if n % 10 == 9:
+                time.sleep(0.002)
+            seen.append(client.step(n % 2))
+        answers.append(seen)
+    assert repr(answers[0]) == repr(answers[1])
 
 
 # -- list
@@ -525,6 +553,6 @@ def test_worker_file_stays_small_and_self_contained():
         words = line.strip().split()
         if len(words) >= 2 and words[0] in ("import", "from"):
             imported.add(words[1].split(".")[0])
-    assert imported <= {"fcntl", "importlib", "json", "os", "signal", "struct", "sys", "traceback",
+    assert imported <= {"fcntl", "importlib", "json", "os", "select", "signal", "struct", "sys", "time", "traceback",
                         "numpy", "gymnasium"}, imported
     assert os.path.getsize(WORKER_PATH) < 40 * 1024

@@ -189,7 +189,6 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         head: HTTPRequestHead, body: ByteBuffer, start: UInt64
     ) {
         mode = .waiting(head, body: body)
-        spin?.pause()  // (the workers need the CPUs)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context, encoder), eventLoop: loop)
         let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in

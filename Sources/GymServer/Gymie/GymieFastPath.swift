@@ -172,7 +172,6 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// when it comes, the frames behind it held until then.
     private func startLater(_ context: ChannelHandlerContext, _ instance: EnvironmentInstance, _ call: GymieCall, _ data: NIOAny, start: UInt64) {
         waiting = true
-        spin?.pause()  // (the workers need the CPUs)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context, data), eventLoop: loop)
         let completion: @Sendable (Result<Answer, GymError>?) -> Void = { result in
