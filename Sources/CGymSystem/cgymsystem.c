@@ -2,6 +2,9 @@
 #include "cgymsystem.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <fcntl.h>
@@ -86,17 +89,60 @@ int gym_lock_share(int fd) {
 }
 
 
+static int gym_cpus_of_quota(long long quota, long long period) {
+    if (quota <= 0 || period <= 0) return 0;
+    long long cpus = (quota + period - 1) / period;
+    return cpus > 0 && cpus < 1 << 20 ? (int)cpus : 0;
+}
+
+int gym_cpu_max_cpus(const char *text) {
+    char first[32] = {0};
+    long long period = 0;
+    if (text == NULL || sscanf(text, "%31s %lld", first, &period) != 2 || strcmp(first, "max") == 0) return 0;
+    char *end = NULL;
+    long long quota = strtoll(first, &end, 10);
+    if (end == first || *end != 0) return 0;
+    return gym_cpus_of_quota(quota, period);
+}
+
+/// The CPUs a cgroup's quota allows (rounded up), or 0 without a quota: cgroup v2's `cpu.max`,
+/// else v1's cpu.cfs_quota_us and cpu.cfs_period_us.
+static int gym_quota_cpus(void) {
+    long long quota = -1, period = 0;
+    FILE *file = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (file) {
+        char text[80] = {0};
+        int cpus = fgets(text, sizeof(text), file) ? gym_cpu_max_cpus(text) : 0;
+        fclose(file);
+        return cpus;
+    } else {
+        file = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r");
+        if (file) {
+            if (fscanf(file, "%lld", &quota) != 1) quota = -1;
+            fclose(file);
+        }
+        file = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r");
+        if (file) {
+            if (fscanf(file, "%lld", &period) != 1) period = 0;
+            fclose(file);
+        }
+    }
+    return gym_cpus_of_quota(quota, period);
+}
+
 int gym_usable_cpus(void) {
+    int count = 0;
 #if defined(__linux__)
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int count = CPU_COUNT(&set);
-        if (count > 0) return count;
-    }
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) count = CPU_COUNT(&set);
 #endif
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    return online > 0 ? (int)online : 1;
+    if (count <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        count = online > 0 ? (int)online : 1;
+    }
+    int quota = gym_quota_cpus();
+    return quota > 0 && quota < count ? quota : count;
 }
 
 void gym_yield(void) {

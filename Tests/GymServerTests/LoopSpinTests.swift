@@ -1,3 +1,4 @@
+import CGymSystem
 import Foundation
 import GymCore
 import Hummingbird
@@ -130,5 +131,16 @@ struct LoopSpinTests {
         #expect(LoopSpin.spinners(budgetMicroseconds: 3_331).isEmpty)
         spin.arm()  // (its loop is gone; nothing is written to a closed descriptor)
         #expect(!spin.spinning)
+    }
+
+    @Test("the default budget follows the CPUs the process may use: its affinity, or fewer under a cgroup's CPU quota")
+    func usableCPUs() {
+        for (text, cpus) in [("max 100000\n", 0), ("100000 100000\n", 1), ("50000 100000", 1), ("150000 100000", 2),
+                             ("400000 100000\n", 4), ("0 100000", 0), ("-1 100000", 0), ("abc 100000", 0), ("", 0), ("100000", 0)] {
+            #expect(gym_cpu_max_cpus(text) == Int32(cpus), "\(text.debugDescription)")
+        }
+        let usable = Int(gym_usable_cpus())
+        #expect(usable >= 1 && usable <= ProcessInfo.processInfo.activeProcessorCount)
+        #expect(LoopSpin.automaticMicroseconds == (usable > 1 ? LoopSpin.defaultMicroseconds : 0))
     }
 }

@@ -30,8 +30,13 @@ int gym_lock_file(const char *path, int shared);
 /// the system can. 0, or -1 (errno).
 int gym_lock_share(int fd);
 
-/// The CPUs this process may run on (its affinity mask on Linux, else the online CPUs); at least 1.
+/// The CPUs this process may use: its affinity mask on Linux (else the online CPUs), fewer when a
+/// cgroup's CPU quota allows fewer (rounded up: a container limited to 1.5 CPUs gets 2); at least 1.
 int gym_usable_cpus(void);
+
+/// The CPUs (rounded up) that the text of a cgroup v2 `cpu.max` file allows: "150000 100000" is
+/// 2, "max 100000" (no quota) or anything unreadable 0.
+int gym_cpu_max_cpus(const char *text);
 
 /// Gives the calling thread's CPU to any other thread ready to run there (sched_yield).
 void gym_yield(void);
