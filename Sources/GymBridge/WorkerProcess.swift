@@ -46,7 +46,8 @@ public enum WorkerSpin {
     /// comes within it (with one CPU, polling only keeps the server from the CPU it needs).
     public static let defaultMicroseconds = 200
 
-    /// `--worker-spin-us` when not given: `defaultMicroseconds`, or 0 on one CPU.
+    /// `--worker-spin-us` when not given: `defaultMicroseconds`, or 0 with one usable CPU (the
+    /// affinity mask, or a cgroup's CPU quota: `gym_usable_cpus`).
     public static var automaticMicroseconds: Int { gym_usable_cpus() > 1 ? defaultMicroseconds : 0 }
 }
 

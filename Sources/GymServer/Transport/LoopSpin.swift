@@ -39,7 +39,8 @@ public final class LoopSpin: @unchecked Sendable {
     /// The longest run of answers a spin is skipped for after misses.
     static let maximumSkip = 1_024
 
-    /// `--loop-spin-us` when not given: `defaultMicroseconds`, or 0 on one CPU.
+    /// `--loop-spin-us` when not given: `defaultMicroseconds`, or 0 with one usable CPU (the
+    /// affinity mask, or a cgroup's CPU quota: `gym_usable_cpus`).
     public static var automaticMicroseconds: Int { gym_usable_cpus() > 1 ? defaultMicroseconds : 0 }
 
     /// What a spinner did.
