@@ -469,8 +469,10 @@ struct StepFastPathBytesTests {
                 total.turns += counts.turns
             }
             #expect(total.spins + total.caught + total.skipped == fast, "every fast answer arms a spinner: \(total), \(fast) answers")
-            #expect(total.caught >= 20, "steps sent at once after the answer come while the loop spins: \(total)")
-            #expect(total.missed >= 3 && total.turns > total.spins, "\(total)")
+            // Every spin turns the loop at least once, and ends by running out once nothing more
+            // comes (how many answers it catches depends on the machine's load: LoopSpinTests
+            // checks that on a loop of its own).
+            #expect(total.spins >= 1 && total.turns >= total.spins && total.missed == total.spins, "\(total)")
         }
     }
 
