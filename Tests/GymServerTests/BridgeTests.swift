@@ -324,12 +324,21 @@ struct BridgeTests {
         }
     }
 
-    @Test("with --worker-spin-us and --loop-spin-us, workers poll for their requests and the loop for the client's: a plain and a vector instance answer as their twins through the route, byte for byte")
+    @Test("with --worker-spin-us and --loop-spin-us, workers poll for their requests and the loop for the client's native answers only: a plain and a vector instance answer as their twins through the route, byte for byte, and arm no spin (REST or Gymie); a native step does")
     func polling() async throws {
         let harness = harness(workerSpin: 300)
         var state = harness.state
         state.loopSpinMicroseconds = 700
-        try await serveLive(state) { _, connection, make in
+        let armed = { @Sendable () async throws -> Int in
+            var total = 0
+            for spin in LoopSpin.spinners(budgetMicroseconds: 700) {
+                let counts = try await spin.loop.submit { spin.counts }.get()
+                total += counts.spins + counts.caught + counts.skipped
+            }
+            return total
+        }
+        let served = state
+        try await serveLive(state) { port, connection, make in
             for body in ["{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}",
                          "{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\", \"num_envs\": 3}"] {
                 let fast = try await make(body)
@@ -354,9 +363,30 @@ struct BridgeTests {
                 let instance = try harness.manager.instance(fast, for: nil)
                 #expect(instance.stepsOnEventLoop.load(ordering: .relaxed) >= 25, "steps made from the event loop")
             }
+            // Gymie's fast path, a bridged CartPole.
+            let gymieID = try await make("{\"env_id\": \"CartPole-v1\", \"backend\": \"gymnasium\"}")
+            let socket = try RawWebSocket(port: port)
+            defer { socket.close() }
+            let gymieSteps = served.gymieFastSteps.count
+            for message in [gymie("reset", ["instance_id": .string(gymieID), "seed": 1])]
+                + (0..<5).map({ gymie("step", ["instance_id": .string(gymieID), "action": .int($0 % 2)]) })
+            {
+                socket.send(opcode: 1, Array(message.utf8))
+                guard case .text = try await socket.nextMessage(timeout: .seconds(20), after: message) else {
+                    Issue.record("no answer to \(message)")
+                    return
+                }
+            }
+            #expect(served.gymieFastSteps.count == gymieSteps + 5)
+            // Bridged answers arm no spin: their workers poll for the next request, and a loop
+            // polling beside them would outnumber the CPUs.
+            #expect(!LoopSpin.spinners(budgetMicroseconds: 700).isEmpty)
+            #expect(try await armed() == 0, "bridged answers armed the loop's spin")
+            let native = try await make("{\"env_id\": \"CartPole-v1\"}")
+            #expect(try await connection.exchange("POST", "/v1/envs/\(native)/reset/", body: "{\"seed\": 2}").status == 200)
+            #expect(try await armed() == 1, "a native answer arms it")
             await harness.manager.closeAll()
         }
-        #expect(!LoopSpin.spinners(budgetMicroseconds: 700).isEmpty, "the loop's spinner was armed")
     }
 
     @Test("bridged steps and resets take the REST fast path through the worker queue: the route's answers and errors byte for byte, pipelined requests in order, a closed connection harmless")

@@ -220,7 +220,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(.end(nil)))
         case .success(let answer):
             let (bytes, contentType) = Response.encode([answer], single: true, messagePack: later.messagePack, allocator: allocator)
-            write(encoder, respond(bytes, contentType: contentType, owner: later.owner, fields, kind, start: start, path: .partsWorker, allocator: allocator))
+            write(encoder, respond(bytes, contentType: contentType, owner: later.owner, fields, kind, start: start, path: .partsWorker, allocator: allocator), arm: false)
         case .failure(let error):
             // As the route answers it (JSONErrorMiddleware): the error's status and JSON body.
             let failure = CallError(error)
@@ -229,7 +229,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             bytes.writeInteger(UInt8(ascii: "\n"))
             write(encoder, respond(
                 bytes, contentType: "application/json", owner: later.owner, fields, kind, start: start, path: .partsWorker,
-                status: failure.statusCode, headers: failure.headers, allocator: allocator))
+                status: failure.statusCode, headers: failure.headers, allocator: allocator), arm: false)
         }
         while !held.isEmpty {
             if case .waiting = mode { break }
@@ -495,9 +495,11 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// encode, and one buffer leaves in one `write` where the encoder's head, body and end left
     /// in a `writev` of three. The encoder holds no state between responses, and none of
     /// Hummingbird's is under way (`passedOn` is 0), so it misses nothing.
-    private func write(_ encoder: ChannelHandlerContext, _ response: ByteBuffer) {
+    /// `arm`: whether the loop spins after it (`LoopSpin`): not after a bridged instance's answer,
+    /// whose workers poll for the next request themselves.
+    private func write(_ encoder: ChannelHandlerContext, _ response: ByteBuffer, arm: Bool = true) {
         encoder.writeAndFlush(NIOAny(response), promise: nil)
-        spin?.arm()
+        if arm { spin?.arm() }
     }
 }
 

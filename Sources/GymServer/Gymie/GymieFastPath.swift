@@ -155,8 +155,9 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             key: shared.owner?.name, transport: .ws)
     }
 
-    /// An answer written, counted and logged.
-    private func send(_ context: ChannelHandlerContext, _ text: [UInt8], reset: Bool, start: UInt64) {
+    /// An answer written, counted and logged; then the loop spins (`LoopSpin`), unless `arm` is
+    /// false (a bridged instance's answer: its workers poll for the next request themselves).
+    private func send(_ context: ChannelHandlerContext, _ text: [UInt8], reset: Bool, start: UInt64, arm: Bool = true) {
         count(reset: reset, status: 200, bytes: text.count, start: start)
         if let encoder = encoderContext {
             encoder.writeAndFlush(NIOAny(Self.textFrame(text, allocator: context.channel.allocator)), promise: nil)
@@ -165,7 +166,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             buffer.writeBytes(text)
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
         }
-        spin?.arm()
+        if arm { spin?.arm() }
     }
 
     /// Makes a bridged instance's call; its answer (or error) is written from the event loop
@@ -205,7 +206,7 @@ final class GymieFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             unanswered += 1
             context.fireChannelRead(data)
         case .success(let answer):
-            send(context, reset ? GymieSession.resetBytes(answer, full: full) : GymieSession.stepBytes(answer, full: full), reset: reset, start: start)
+            send(context, reset ? GymieSession.resetBytes(answer, full: full) : GymieSession.stepBytes(answer, full: full), reset: reset, start: start, arm: false)
         case .failure(let error):
             let message = String(decoding: unwrapInboundIn(data).unmaskedData.readableBytesView, as: UTF8.self)
             let (code, reason) = GymieSession.close(for: error, message: message)

@@ -23,9 +23,13 @@ import Synchronization
 /// A spin that ends with no new answer is a miss. Two misses in a row (a client that pauses
 /// longer than the budget between requests) stop the spinning for the next 1, then 2, 4 ...
 /// 1,024 answers; an answer that comes while the loop spins resets this. So a client that never
-/// answers in time costs a budget of CPU now and then, not at every request. While a bridged
-/// step's workers compute, the loop spins on (it sees their answers without being woken, and
-/// yields its CPU to them on every turn): measured both ways, pausing it was slower.
+/// answers in time costs a budget of CPU now and then, not at every request.
+///
+/// A bridged instance's answer arms no spin: its workers poll for their next request
+/// themselves (`--worker-spin-us`), and a vector's workers are as many as the CPUs, so a loop
+/// polling beside them kept the CPUs from the trainer and the workers (LunarLander x8 0.70x
+/// AsyncVectorEnv x8 with it, 0.93x without). A spin already under way when a bridged step
+/// starts runs on to its end.
 ///
 /// Everything but the table of spinners is the loop's own: `arm`, the turns and the counts are
 /// the loop's thread's.
