@@ -455,8 +455,9 @@ def _sequence_codec(parts, keys, where):
 
 
 # What one environment slot holds; `U` swaps these attributes of the Worker in and out.
-_SLOT_FIELDS = ("env", "env_id", "obs_codec", "act_codec", "_encode_obs", "_decode_action", "_step_length")
-_EMPTY_SLOT = (None, None, None, None, None, None, 0)
+_SLOT_FIELDS = ("env", "env_id", "obs_codec", "act_codec", "_encode_obs", "_decode_action", "_step_length",
+                "_deferred_mode")
+_EMPTY_SLOT = (None, None, None, None, None, None, 0, None)
 
 
 class Worker:
@@ -471,6 +472,7 @@ class Worker:
         self._encode_obs = None
         self._decode_action = None
         self._step_length = 0
+        self._deferred_mode = None  # the render mode `auto` chose, until the first render
         self._probe_cache = {}
         # Slots (PROTOCOL.md §2, `U`): the current one's state is in the attributes above, the
         # others' (those holding an environment) here.
@@ -627,6 +629,16 @@ class Worker:
         env = self._need_env()
         if len(body) != 1:
             raise BadRequest("render: takes no payload")
+        mode = self._deferred_mode
+        if mode is not None:
+            self._deferred_mode = None
+            try:
+                env.unwrapped.render_mode = mode  # as its constructor would have set it
+            except AttributeError:
+                pass
+            if env.render_mode != mode:
+                raise RuntimeError("%s was made with no render mode, which cannot be switched on now: make it "
+                                   "with kwargs {\"render_mode\": \"%s\"} for frames" % (self.env_id, mode))
         frame = env.render()
         np = self.np
         if frame is None:
@@ -691,32 +703,29 @@ class Worker:
             raise BadRequest("make: render_mode must be null, \"auto\", \"rgb_array\" or \"ansi\", got %s"
                              % json.dumps(mode))
         make = self.gym.make
-        if mode == "auto":
-            modes = self._declared_render_modes(env_id)
-            env = None
-            if modes is None:  # not declared by the entry point: ask a made env
-                env = make(env_id, **kwargs)
-                modes = list(env.metadata.get("render_modes") or [])
-            mode = "rgb_array" if "rgb_array" in modes else ("ansi" if "ansi" in modes else None)
-            if mode is not None:
-                if env is not None:
-                    env.close()
-                env = make(env_id, render_mode=mode, **kwargs)
-            elif env is None:
-                env = make(env_id, **kwargs)
-        elif mode is None:
+        deferred = None
+        if mode in (None, "auto"):
             env = make(env_id, **kwargs)  # as a user would: no render_mode argument at all
         else:
             env = make(env_id, render_mode=mode, **kwargs)
+        if mode == "auto":
+            # The mode is switched on at the first render: with one, an env may step slower
+            # (LunarLander's engine particles: 2.7x).
+            modes = self._declared_render_modes(env_id)
+            if modes is None:  # not declared by the entry point
+                modes = list(env.metadata.get("render_modes") or [])
+            deferred = "rgb_array" if "rgb_array" in modes else ("ansi" if "ansi" in modes else None)
         try:
             obs_codec = space_codec(env.observation_space, "observation space", self.gym, self.np)
             act_codec = space_codec(env.action_space, "action space", self.gym, self.np)
             description = self._describe_env(env, env_id, obs_codec, act_codec)
+            description["render_mode_deferred"] = deferred is not None
+            description["render_mode"] = description["render_mode"] or deferred
             answer = _dumps(description)
         except BaseException:
             env.close()
             raise
-        self.env, self.env_id = env, env_id
+        self.env, self.env_id, self._deferred_mode = env, env_id, deferred
         self.obs_codec, self.act_codec = obs_codec, act_codec
         self._encode_obs = obs_codec.encode
         self._decode_action = act_codec.decode

@@ -32,7 +32,7 @@ public struct BridgedEnvironment: SplitCallEnvironment, FrameSourceEnvironment {
     /// Makes `envID` with `kwargs` (`gymnasium.make`'s) in a new slot of `worker` (which the
     /// caller stops if this throws). Blocks.
     public init(envID: String, kwargs: [String: JSON], in worker: WorkerProcess) throws(GymError) {
-        var request: [String: JSON] = ["env_id": .string(envID), "render_mode": "auto"]
+        var request: [String: JSON] = ["env_id": .string(envID)]  // (render_mode "auto", or kwargs')
         if !kwargs.isEmpty { request["kwargs"] = .object(kwargs) }
         let makeRequest = JSONWriter.encode(.object(request))
         let (slot, payload) = try Self.make(makeRequest, in: worker)

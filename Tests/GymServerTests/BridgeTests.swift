@@ -215,6 +215,22 @@ struct BridgeTests {
             #expect(size > 1000)
             #expect(FileManager.default.fileExists(atPath: harness.monitorRoot.appendingPathComponent("\(id)/rendered/0.png").path))
             for instance in [id, forcedID, native] { _ = try await api.post("/v1/envs/\(instance)/close/") }
+
+            // A render mode in kwargs is the client's choice: rgb_array from the start, or none.
+            for mode in [JSON.string("rgb_array"), .null] {
+                let made = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium", "kwargs": ["render_mode": mode]])
+                let madeID = try #require(made.json["instance_id"]?.stringValue, "\(made.json)")
+                #expect(try await api.post("/v1/envs/\(madeID)/reset/", ["seed": 2]).status == .ok)
+                let frame = try await api.get("/v1/envs/\(madeID)/render")
+                if mode == .null {
+                    #expect(frame.status == .badRequest && frame.json["message"]?.stringValue?.contains("render_mode None") == true, "\(frame.json)")
+                } else {
+                    #expect(frame.status == .ok && Array(frame.bytes.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+                }
+                _ = try await api.post("/v1/envs/\(madeID)/close/")
+            }
+            let human = try await api.post("/v1/envs/", ["env_id": "CartPole-v1", "backend": "gymnasium", "kwargs": ["render_mode": "human"]])
+            #expect(human.status == .badRequest && human.json["message"]?.stringValue?.contains("render_mode must be") == true, "\(human.json)")
         }
         #expect(BridgeTestPython.workerCount() == 0)
     }

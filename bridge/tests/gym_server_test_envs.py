@@ -11,6 +11,8 @@
 | GymServerTest/TextObs-v0 | Text(8) | Discrete(2) | a space the bridge refuses |
 | GymServerTest/AnsiOnly-v0 | Discrete(4) | Discrete(2) | an env whose only render mode is ansi |
 | GymServerTest/Slow-v0 | Discrete(2) | Discrete(2) | every reset and step takes 0.2 s and says when it ran (info started, ended): a vector's workers overlap; action 1 ends the episode |
+| GymServerTest/RenderMode-v0 | Discrete(2) | Discrete(2) | says its render mode in every info (`render_mode`): made without one until the first render; a frame 2x3 of the step count |
+| GymServerTest/FixedRenderMode-v0 | Discrete(2) | Discrete(2) | declares rgb_array, but its render mode cannot be set once made |
 """
 
 import sys
@@ -272,6 +274,35 @@ class SlowEnv(gym.Env):
         return {"started": started, "ended": time.monotonic()}
 
 
+class RenderModeEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    observation_space = spaces.Discrete(2)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+        self.steps = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.steps = 0
+        return 0, {"render_mode": self.render_mode}
+
+    def step(self, action):
+        self.steps += 1
+        return int(action), 0.0, False, False, {"render_mode": self.render_mode}
+
+    def render(self):
+        return np.full((2, 3, 3), self.steps, dtype=np.uint8) if self.render_mode == "rgb_array" else None
+
+
+class FixedRenderModeEnv(RenderModeEnv):
+    render_mode = property(lambda self: None)
+
+    def __init__(self):
+        self.steps = 0
+
+
 def _register():
     entries = [
         ("DictBox-v0", "DictBoxEnv", 25),
@@ -282,6 +313,8 @@ def _register():
         ("TextObs-v0", "TextObsEnv", None),
         ("AnsiOnly-v0", "AnsiOnlyEnv", 50),
         ("Slow-v0", "SlowEnv", None),
+        ("RenderMode-v0", "RenderModeEnv", None),
+        ("FixedRenderMode-v0", "FixedRenderModeEnv", None),
     ]
     for name, cls, steps in entries:
         env_id = "%s/%s" % (NAMESPACE, name)

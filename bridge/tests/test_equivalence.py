@@ -25,7 +25,9 @@ def run_side_by_side(client, env_id, *, kwargs=None, seeds=(42, None, None), ste
     kwargs = dict(kwargs or {})
     description = client.make(env_id, kwargs=kwargs, render_mode=render_mode)
     local_mode = description["render_mode"]
-    local = gym.make(env_id, render_mode=local_mode, **kwargs) if local_mode else gym.make(env_id, **kwargs)
+    # A deferred mode (`auto`): made without one, switched on at the first render.
+    deferred = description["render_mode_deferred"]
+    local = gym.make(env_id, render_mode=local_mode, **kwargs) if local_mode and not deferred else gym.make(env_id, **kwargs)
     try:
         actions = make_actions(local, steps, action_seed)
         total = 0
@@ -43,6 +45,7 @@ def run_side_by_side(client, env_id, *, kwargs=None, seeds=(42, None, None), ste
                 assert (bool(local_term), bool(local_trunc)) == (remote_term, remote_trunc), where
                 assert info_text(local_info) == info_text(remote_info), where
                 if render_every and t % render_every == 0:
+                    local.unwrapped.render_mode = local_mode
                     assert_same_frame(local.render(), client.render())
                 total += 1
                 if local_term or local_trunc:
@@ -107,6 +110,35 @@ def test_lunar_lander_episodes_and_frames_match(start_worker):
     assert client.description["render_mode"] == "rgb_array"
     frame = client.render()
     assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+
+
+def test_lunar_lander_frames_rendered_from_a_reset_match_an_env_made_to_render(start_worker):
+    """`auto` makes LunarLander with no render mode, so that it steps as fast as a user's
+    gymnasium.make: its engines' particles, drawn but outside the physics, come only once frames
+    are asked for. From a reset on (the monitor films whole episodes), the frames are those of an
+    env made with render_mode="rgb_array"; so are they from the start with that mode in kwargs."""
+    pytest.importorskip("Box2D", reason="LunarLander needs box2d (pip install box2d)")
+    pytest.importorskip("pygame", reason="LunarLander's frames need pygame")
+    actions = [t % 4 for t in range(60)]
+    for kwargs, unrendered in (({}, 30), ({"render_mode": "rgb_array"}, 0)):
+        client = start_worker()
+        assert client.make("LunarLander-v3", kwargs=kwargs)["render_mode_deferred"] is not bool(kwargs)
+        local = gym.make("LunarLander-v3", render_mode="rgb_array")
+        for seed in (3, 4):
+            client.reset(seed=seed)
+            local.reset(seed=seed)
+            for t, action in enumerate(actions[:unrendered] if seed == 3 else []):
+                local.step(action)
+                client.step(action)
+            if seed == 3 and unrendered:
+                continue  # (rendered first from the next reset)
+            assert_same_frame(local.render(), client.render())
+            for t, action in enumerate(actions):
+                local.step(action)
+                client.step(action)
+                if t % 6 == 5:
+                    assert_same_frame(local.render(), client.render())
+        local.close()
 
 
 def test_lunar_lander_continuous_matches(start_worker):

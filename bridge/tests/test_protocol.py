@@ -193,6 +193,40 @@ def test_render_mode_choice(start_worker):
     assert in_kwargs.make("FrozenLake-v1", kwargs={"render_mode": "ansi"})["render_mode"] == "ansi"
 
 
+def test_auto_makes_without_a_render_mode_until_the_first_render(start_worker):
+    """`auto` makes the env as a user's gymnasium.make(id) does (with a render mode an env may step
+    slower: LunarLander's engine particles) and switches the mode it chose on at the first render,
+    slot by slot; a mode asked for is there from the start."""
+    client = start_worker(imports=["gym_server_test_envs"])
+    for slot in (0, 1):
+        client.use(slot)
+        description = client.make("GymServerTest/RenderMode-v0")
+        assert description["render_mode"] == "rgb_array" and description["render_mode_deferred"] is True
+        assert client.reset(seed=0)[1] == {"render_mode": None}
+        assert client.step(1)[4] == {"render_mode": None}
+    client.use(0)
+    assert client.render().tolist() == np.full((2, 3, 3), 1, np.uint8).tolist()
+    assert client.step(0)[4] == {"render_mode": "rgb_array"}
+    client.use(1)
+    assert client.step(0)[4] == {"render_mode": None}
+    assert client.render().tolist() == np.full((2, 3, 3), 2, np.uint8).tolist()
+    assert client.step(0)[4] == {"render_mode": "rgb_array"}
+    for kwargs, mode in (({"render_mode": "rgb_array"}, "rgb_array"), ({"render_mode": None}, None)):
+        asked = start_worker(imports=["gym_server_test_envs"])
+        description = asked.make("GymServerTest/RenderMode-v0", kwargs=kwargs)
+        assert description["render_mode"] == mode and description["render_mode_deferred"] is False
+        assert asked.reset(seed=0)[1] == {"render_mode": mode}
+        assert (asked.render() is None) == (mode is None)
+    fixed = start_worker(imports=["gym_server_test_envs"])
+    assert fixed.make("GymServerTest/FixedRenderMode-v0")["render_mode"] == "rgb_array"
+    fixed.reset(seed=0)
+    assert str(error_of(fixed.render)) == (
+        "RuntimeError: GymServerTest/FixedRenderMode-v0 was made with no render mode, which cannot be switched on "
+        'now: make it with kwargs {"render_mode": "rgb_array"} for frames')
+    assert fixed.render() is None  # (asked once: later renders are the env's own)
+    fixed.ping()
+
+
 def test_make_imports_the_module_of_a_module_colon_id(start_worker):
     client = start_worker()  # no --import: gymnasium.make imports the module itself
     description = client.make("gym_server_test_envs:GymServerTest/AnsiOnly-v0")

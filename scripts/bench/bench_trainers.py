@@ -27,7 +27,8 @@ Bridged (with --bridge-python, a Python with gymnasium[box2d]; default .venv/bri
 LunarLander-v3 x8 as a vector instance over one connection of a server started with --python
 (its sub-environments spread over --vector-worker-processes workers, by default one per core),
 against Gymnasium's AsyncVectorEnv x8 run by that same Python: env-steps per second, seeded
-random actions. And one bridged CartPole-v1 step over HTTP against a native one, on the same
+random actions. Both sides make their environments with no render mode (gym-server's workers
+switch one on only when a frame is first asked for, and none is here). And one bridged CartPole-v1 step over HTTP against a native one, on the same
 server over one keep-alive plain socket each (interleaved blocks): the p50 of each, and what the
 bridge adds (target: within 100 µs).
 
