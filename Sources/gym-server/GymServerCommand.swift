@@ -121,7 +121,7 @@ struct GymServerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("loop-spin-us"),
-        help: "Microseconds an event loop keeps polling after it answers a step, before it blocks, so that the client's next request wakes nothing (0 to \(LoopSpin.maximumMicroseconds); default \(LoopSpin.defaultMicroseconds) when the process may use more than one CPU, else 0). 0 saves the CPU it costs, e.g. under a CPU quota.")
+        help: "Microseconds an event loop keeps polling after it answers a native environment's step or reset (a bridged one's workers poll themselves), before it blocks, so that the client's next request wakes nothing (0 to \(LoopSpin.maximumMicroseconds); default \(LoopSpin.defaultMicroseconds) when the process may use more than one CPU, else 0). 0 saves the CPU it costs, e.g. under a CPU quota.")
     var loopSpinMicroseconds: Int?
 
     @Option(
