@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -915,11 +916,30 @@ def test_a_budget_that_is_not_microseconds_is_refused(monkeypatch, value):
         transport.spin_budget()
 
 
-@pytest.mark.parametrize(("cpus", "budget"), [(1, 0.0), (2, 200e-6), (64, 200e-6)])
-def test_the_default_budget_polls_only_with_a_second_cpu(monkeypatch, cpus, budget):
+@pytest.mark.parametrize(("cpus", "quota", "budget"), [(1, 0, 0.0), (2, 0, 200e-6), (64, 0, 200e-6), (8, 1, 0.0), (8, 2, 200e-6), (2, 4, 200e-6)])
+def test_the_default_budget_polls_only_with_a_second_cpu(monkeypatch, cpus, quota, budget):
     monkeypatch.delenv("GYM_SERVER_SPIN_US", raising=False)
     monkeypatch.setattr(transport.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(transport, "quota_cpus", lambda: quota)
+    assert transport.usable_cpus() == (quota if 0 < quota < cpus else cpus)
     assert transport.spin_budget() == budget
+
+
+@pytest.mark.parametrize(("cpu_max", "cpus"), [
+    ("max 100000\n", 0), ("100000 100000\n", 1), ("150000 100000", 2), ("50000 100000", 1), ("400000 100000", 4),
+    ("", 0), ("max", 0), ("x 100000", 0), ("100000 0", 0), ("-1 100000", 0), ("1 2 3", 0)])
+def test_a_cgroup_v2_quota_in_cpus(cpu_max, cpus):
+    assert transport.quota_cpus(cpu_max=cpu_max) == cpus
+
+
+@pytest.mark.parametrize(("quota", "period", "cpus"), [("-1\n", "100000\n", 0), ("100000", "100000", 1), ("250000", "100000", 3), ("x", "1", 0)])
+def test_a_cgroup_v1_quota_in_cpus(quota, period, cpus):
+    assert transport.quota_cpus(v1=(quota, period)) == cpus
+
+
+def test_the_quota_is_read_from_this_machines_cgroup():
+    assert transport.quota_cpus() >= 0
+    assert 1 <= transport.usable_cpus() <= (os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize("spin", ["0", "200", "300000"])

@@ -423,18 +423,60 @@ DEFAULT_SPIN_US = 200
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def quota_cpus(cpu_max: str | None = None, v1: tuple[str, str] | None = None) -> int:
+    """The CPUs a cgroup's CPU quota allows, rounded up (0: no quota): cgroup v2's ``cpu.max``
+    (``"<quota> <period>"`` or ``"max <period>"``), else v1's ``cpu.cfs_quota_us`` and
+    ``cpu.cfs_period_us`` (a quota of -1: none). The texts are read from /sys/fs/cgroup when not
+    given. As gym-server counts them (``gym_usable_cpus``)."""
+    if cpu_max is None and v1 is None:
+        try:
+            with open(CGROUP_CPU_MAX) as f:
+                cpu_max = f.read()
+        except OSError:
+            try:
+                with open(CGROUP_V1_QUOTA[0]) as q, open(CGROUP_V1_QUOTA[1]) as p:
+                    v1 = (q.read(), p.read())
+            except OSError:
+                return 0
+    try:
+        if cpu_max is not None:
+            words = cpu_max.split()
+            if len(words) != 2 or words[0] == "max":
+                return 0
+            quota, period = int(words[0]), int(words[1])
+        elif v1 is not None:
+            quota, period = int(v1[0]), int(v1[1])
+        else:
+            return 0
+    except ValueError:
+        return 0
+    if quota <= 0 or period <= 0:
+        return 0
+    return -(-quota // period)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask, capped by a cgroup's CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = quota_cpus()
+    return quota if 0 < quota < cpus else cpus
+
+
 def spin_budget() -> float:
     """Seconds a read polls its socket for the answer before it blocks (see :class:`SpinWait`):
     ``GYM_SERVER_SPIN_US`` microseconds if set (0 never polls), else 200 µs when this process
-    may run on two CPUs or more and 0 on one (where polling would only keep the server from
-    the CPU its answer needs)."""
+    may use two CPUs or more (its affinity mask and a cgroup's CPU quota: :func:`usable_cpus`)
+    and 0 with one (where polling would only keep the server from the CPU its answer needs)."""
     text = os.environ.get(SPIN_ENV)
     if text is None or not text.strip():
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cpus = os.cpu_count() or 1
-        return DEFAULT_SPIN_US / 1e6 if cpus >= 2 else 0.0
+        return DEFAULT_SPIN_US / 1e6 if usable_cpus() >= 2 else 0.0
     try:
         microseconds = float(text)
     except ValueError:
