@@ -442,16 +442,11 @@ def quota_cpus(cpu_max: str | None = None, v1: tuple[str, str] | None = None) ->
                     v1 = (q.read(), p.read())
             except OSError:
                 return 0
+    words = cpu_max.split() if cpu_max is not None else list(v1 or ())
+    if len(words) != 2 or words[0] == "max":
+        return 0
     try:
-        if cpu_max is not None:
-            words = cpu_max.split()
-            if len(words) != 2 or words[0] == "max":
-                return 0
-            quota, period = int(words[0]), int(words[1])
-        elif v1 is not None:
-            quota, period = int(v1[0]), int(v1[1])
-        else:
-            return 0
+        quota, period = int(words[0]), int(words[1])
     except ValueError:
         return 0
     if quota <= 0 or period <= 0:
