@@ -41,6 +41,7 @@ class FakeServer:
         self.connections = 0
         self.seen: list = []
         self.errors: list[BaseException] = []
+        self.handlers: list[threading.Thread] = []
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -56,7 +57,9 @@ class FakeServer:
                 return
             number = self.connections
             self.connections += 1
-            threading.Thread(target=self._serve, args=(connection, number), daemon=True).start()
+            handler = threading.Thread(target=self._serve, args=(connection, number), daemon=True)
+            self.handlers.append(handler)
+            handler.start()
 
     def _serve(self, connection: socket.socket, number: int) -> None:
         try:
@@ -66,6 +69,13 @@ class FakeServer:
             pass
         except BaseException as e:  # an assertion in a handler: reported by stop()
             self.errors.append(e)
+
+    def join(self, timeout: float = 10) -> None:
+        """Waits for the handlers to end (the client has closed), so that what they record after
+        the client's last read is in ``seen``."""
+        deadline = time.monotonic() + timeout
+        for handler in list(self.handlers):
+            handler.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         self.listener.close()
@@ -550,6 +560,7 @@ def test_a_fragmented_answer_with_a_ping_inside_and_bytes_one_by_one(serve):
         assert ws.step("abc", 0) == STEP_ANSWER
     finally:
         ws.shutdown()
+    server.join()
     assert server.seen == [(10, True, b"are you there")]
     assert server.connections == 1
 
@@ -585,6 +596,7 @@ def test_a_close_frame_becomes_the_error_and_the_next_call_reconnects(serve, cod
         assert ws.step("abc", 0) == STEP_ANSWER  # on a new connection
     finally:
         ws.shutdown()
+    server.join()
     assert server.seen == [(8, True, code.to_bytes(2, "big"))]
     assert server.connections == 2
 
@@ -636,6 +648,7 @@ def test_idle_pings_are_answered_and_an_idle_close_means_a_new_connection(serve)
         assert ws._connection is not connection
     finally:
         ws.shutdown()
+    server.join()
     assert server.seen[0] == (10, True, b"idle ping")
     assert server.seen[1] == (8, True, (1001).to_bytes(2, "big"))
     assert server.connections == 2
@@ -660,6 +673,7 @@ def test_frames_after_the_answer_in_the_same_read_are_kept(serve):
         assert ws.step("abc", 0) == STEP_ANSWER
     finally:
         ws.shutdown()
+    server.join()
     assert server.seen == [(10, True, b"x")] and server.connections == 1
 
 
@@ -737,6 +751,7 @@ def test_shutdown_sends_a_close_frame(serve):
     ws = WebSocketTransport(server.url, timeout=TIMEOUT)
     assert ws.step("abc", 0) == STEP_ANSWER
     ws.shutdown()
+    server.join()
     assert server.seen == [(8, True, (1000).to_bytes(2, "big"))]
 
 
