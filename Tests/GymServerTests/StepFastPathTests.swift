@@ -473,6 +473,14 @@ struct StepFastPathBytesTests {
             // comes (how many answers it catches depends on the machine's load: LoopSpinTests
             // checks that on a loop of its own).
             #expect(total.spins >= 1 && total.turns >= total.spins && total.missed == total.spins, "\(total)")
+            // /metrics has the same counts (this server's registry; its loops' spinners with this
+            // budget count into it) and the time spent polling: each spin lasts at least the budget.
+            let metrics = try MetricsText(try await KeepAliveConnection(port: port).exchange("GET", "/metrics").text)
+            for (event, count) in [("spin", total.spins), ("caught", total.caught), ("missed", total.missed), ("skipped", total.skipped)] {
+                #expect(metrics.value("gym_loop_spin_events_total", ["event": event]) == Double(count), "\(event)")
+            }
+            let seconds = try #require(metrics.value("gym_loop_spin_seconds_total", [:]))
+            #expect(seconds >= Double(total.spins * budget) / 1e6, "\(seconds) s for \(total.spins) spins")
         }
     }
 

@@ -129,7 +129,7 @@ final class StepFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
-        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: shared.loopSpinMicroseconds)
+        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: shared.loopSpinMicroseconds, counters: shared.metrics?.loopSpin)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -42,15 +42,17 @@ final class StepFastPathBytes: ChannelInboundHandler, RemovableChannelHandler {
 
     /// `--loop-spin-us`, and the loop's spinner, armed after each answer (`LoopSpin`).
     private let loopSpinMicroseconds: Int
+    private let spinCounters: LoopSpinCounters?
     private var spin: LoopSpin?
 
-    init(answered: AtomicCount, loopSpinMicroseconds: Int = 0) {
+    init(answered: AtomicCount, loopSpinMicroseconds: Int = 0, spinCounters: LoopSpinCounters? = nil) {
         self.answered = answered
         self.loopSpinMicroseconds = loopSpinMicroseconds
+        self.spinCounters = spinCounters
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: loopSpinMicroseconds)
+        spin = LoopSpin.on(context.eventLoop, budgetMicroseconds: loopSpinMicroseconds, counters: spinCounters)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

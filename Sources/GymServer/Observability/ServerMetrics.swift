@@ -31,6 +31,8 @@ import GymService
 /// | `gym_live_viewers` | | live streams open on the files port |
 /// | `gym_files_bytes_served_total` | | body bytes written by the files port |
 /// | `gym_step_requests_total` | path (bytes, parts, parts_worker, route, gymie_fast, gymie_session), operation (step, reset) | step and reset requests by the way they were answered (`StepPath`) |
+/// | `gym_loop_spin_events_total` | event (spin, caught, missed, skipped) | what the event loops' polling after an answer did (`LoopSpin`, `--loop-spin-us`) |
+/// | `gym_loop_spin_seconds_total` | | the time the event loops spent polling |
 public final class ServerMetrics: ServiceMetrics, @unchecked Sendable {
     public let registry: PrometheusCollectorRegistry
     let encoderQueueFrames: Meter
@@ -41,6 +43,8 @@ public final class ServerMetrics: ServiceMetrics, @unchecked Sendable {
     let files: RequestMetrics
     /// Step and reset requests by the path that answered them.
     let stepPaths: StepPathCounters
+    /// What the event loops' spinners did.
+    let loopSpin: LoopSpinCounters
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -57,6 +61,7 @@ public final class ServerMetrics: ServiceMetrics, @unchecked Sendable {
         api = RequestMetrics(port: "api", factory: factory)
         files = RequestMetrics(port: "files", factory: factory)
         stepPaths = StepPathCounters(factory: factory)
+        loopSpin = LoopSpinCounters(factory: factory)
         super.init(factory: factory)
     }
 

@@ -28,6 +28,7 @@ extension HTTPServerBuilder {
             loopSpinMicroseconds: state.loopSpinMicroseconds)
         let fromBytes = state.fastPathFromBytes
         let spin = state.loopSpinMicroseconds
+        let spinCounters = manager.serverMetrics?.loopSpin
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(additionalChannelHandlers: [StepFastPathInstaller(fastPath)]),
             ws: .init(maxFrameSize: limits.maxMessageSize, validateUTF8: true))
@@ -62,7 +63,7 @@ extension HTTPServerBuilder {
         return HTTPServerBuilder { responder in
             FrontedChannel(
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: configuration, shouldUpgrade: shouldUpgrade),
-                front: { StepFastPathBytes(answered: fromBytes, loopSpinMicroseconds: spin) })
+                front: { StepFastPathBytes(answered: fromBytes, loopSpinMicroseconds: spin, spinCounters: spinCounters) })
         }
     }
 }

@@ -1,4 +1,5 @@
 import CGymSystem
+import CoreMetrics
 import Dispatch
 import Glibc
 import NIOCore
@@ -47,6 +48,11 @@ public final class LoopSpin: @unchecked Sendable {
     /// affinity mask, or a cgroup's CPU quota: `gym_usable_cpus`).
     public static var automaticMicroseconds: Int { gym_usable_cpus() > 1 ? defaultMicroseconds : 0 }
 
+    /// What a spinner does, as `/metrics` names it (`gym_loop_spin_events_total{event}`).
+    enum Event: String, CaseIterable, Sendable {
+        case spin, caught, missed, skipped
+    }
+
     /// What a spinner did.
     struct Counts: Equatable {
         /// Spins started.
@@ -64,10 +70,12 @@ public final class LoopSpin: @unchecked Sendable {
     let budgetNanoseconds: UInt64
     let loop: any EventLoop
     private let writeEnd: Int32
+    private let counters: LoopSpinCounters?
     /// The loop's state.
     private(set) var counts = Counts()
     private(set) var spinning = false
     private var deadline: UInt64 = 0
+    private var spinStart: UInt64 = 0
     private var closed = false
     private var misses = 0
     private var nextSkip = 1
@@ -85,9 +93,10 @@ public final class LoopSpin: @unchecked Sendable {
         table.withLock { spins in spins.filter { $0.key.budget == budgetMicroseconds }.map(\.value) }
     }
 
-    /// The spinner of `loop` with `budgetMicroseconds` (made at the first call for that loop);
-    /// nil when the budget is 0 or the pipe cannot be made (the loop then blocks as before).
-    static func on(_ loop: any EventLoop, budgetMicroseconds: Int) -> LoopSpin? {
+    /// The spinner of `loop` with `budgetMicroseconds` (made at the first call for that loop,
+    /// counting into `counters` if given); nil when the budget is 0 or the pipe cannot be made
+    /// (the loop then blocks as before).
+    static func on(_ loop: any EventLoop, budgetMicroseconds: Int, counters: LoopSpinCounters? = nil) -> LoopSpin? {
         guard budgetMicroseconds > 0 else { return nil }
         let key = Key(loop: ObjectIdentifier(loop as AnyObject), budget: budgetMicroseconds)
         return table.withLock { spins -> LoopSpin? in
@@ -95,17 +104,18 @@ public final class LoopSpin: @unchecked Sendable {
             var ends: [Int32] = [0, 0]
             guard gym_pipe_cloexec(&ends) == 0 else { return nil }
             _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
-            let spin = LoopSpin(budgetNanoseconds: UInt64(budgetMicroseconds) * 1_000, loop: loop, writeEnd: ends[1])
+            let spin = LoopSpin(budgetNanoseconds: UInt64(budgetMicroseconds) * 1_000, loop: loop, writeEnd: ends[1], counters: counters)
             spins[key] = spin
             spin.watch(readEnd: ends[0], key: key)
             return spin
         }
     }
 
-    private init(budgetNanoseconds: UInt64, loop: any EventLoop, writeEnd: Int32) {
+    private init(budgetNanoseconds: UInt64, loop: any EventLoop, writeEnd: Int32, counters: LoopSpinCounters?) {
         self.budgetNanoseconds = budgetNanoseconds
         self.loop = loop
         self.writeEnd = writeEnd
+        self.counters = counters
     }
 
     /// The loop watches the pipe's read end; when the loop ends (its channels close) the pipe is
@@ -126,7 +136,7 @@ public final class LoopSpin: @unchecked Sendable {
     func arm() {
         guard !closed else { return }
         if spinning {
-            add(\.caught)
+            add(.caught)
             misses = 0
             nextSkip = 1
             deadline = DispatchTime.now().uptimeNanoseconds &+ budgetNanoseconds
@@ -134,12 +144,13 @@ public final class LoopSpin: @unchecked Sendable {
         }
         if skipping > 0 {
             skipping -= 1
-            add(\.skipped)
+            add(.skipped)
             return
         }
-        add(\.spins)
+        add(.spin)
         spinning = true
-        deadline = DispatchTime.now().uptimeNanoseconds &+ budgetNanoseconds
+        spinStart = DispatchTime.now().uptimeNanoseconds
+        deadline = spinStart &+ budgetNanoseconds
         kick()
     }
 
@@ -152,13 +163,14 @@ public final class LoopSpin: @unchecked Sendable {
     fileprivate func turned() {
         guard spinning, !closed else { return }
         counts.turns += 1
-        if DispatchTime.now().uptimeNanoseconds < deadline {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now < deadline {
             gym_yield()
             kick()
             return
         }
-        spinning = false
-        add(\.missed)
+        stopSpinning(at: now)
+        add(.missed)
         misses += 1
         if misses >= 2 {
             skipping = nextSkip
@@ -169,15 +181,26 @@ public final class LoopSpin: @unchecked Sendable {
     fileprivate func end(_ key: Key) {
         guard !closed else { return }
         closed = true
-        spinning = false
+        if spinning { stopSpinning(at: DispatchTime.now().uptimeNanoseconds) }
         Glibc.close(writeEnd)
         Self.table.withLock { spins in
             if spins[key] === self { spins[key] = nil }
         }
     }
 
-    private func add(_ count: WritableKeyPath<Counts, Int>) {
-        counts[keyPath: count] += 1
+    private func stopSpinning(at now: UInt64) {
+        spinning = false
+        counters?.seconds.increment(by: Double(now &- spinStart) / 1e9)
+    }
+
+    private func add(_ event: Event) {
+        switch event {
+        case .spin: counts.spins += 1
+        case .caught: counts.caught += 1
+        case .missed: counts.missed += 1
+        case .skipped: counts.skipped += 1
+        }
+        counters?.events[event]?.increment()
     }
 
     /// The pipe's handler: the end of each read is a turn.
@@ -194,5 +217,21 @@ public final class LoopSpin: @unchecked Sendable {
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
         func channelReadComplete(context: ChannelHandlerContext) { spin.turned() }
         func channelInactive(context: ChannelHandlerContext) { spin.end(key) }
+    }
+}
+
+/// `gym_loop_spin_events_total{event}` (spin: spins started; caught: answers that came while a
+/// loop spun; missed: spins that ran out; skipped: answers after misses that started none) and
+/// `gym_loop_spin_seconds_total` (the time the loops spent polling: the CPU the polling costs,
+/// less the turns' yields to other threads). Every series made up front: counting is atomic.
+struct LoopSpinCounters: Sendable {
+    fileprivate let events: [LoopSpin.Event: CoreMetrics.Counter]
+    fileprivate let seconds: FloatingPointCounter
+
+    init(factory: any MetricsFactory) {
+        events = Dictionary(uniqueKeysWithValues: LoopSpin.Event.allCases.map { event in
+            (event, CoreMetrics.Counter(label: "gym_loop_spin_events_total", dimensions: [("event", event.rawValue)], factory: factory))
+        })
+        seconds = FloatingPointCounter(label: "gym_loop_spin_seconds_total", factory: factory)
     }
 }
