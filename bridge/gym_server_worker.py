@@ -708,14 +708,14 @@ class Worker:
             env = make(env_id, **kwargs)  # as a user would: no render_mode argument at all
         else:
             env = make(env_id, render_mode=mode, **kwargs)
-        if mode == "auto":
-            # The mode is switched on at the first render: with one, an env may step slower
-            # (LunarLander's engine particles: 2.7x).
-            modes = self._declared_render_modes(env_id)
-            if modes is None:  # not declared by the entry point
-                modes = list(env.metadata.get("render_modes") or [])
-            deferred = "rgb_array" if "rgb_array" in modes else ("ansi" if "ansi" in modes else None)
         try:
+            if mode == "auto":
+                # The mode is switched on at the first render: with one, an env may step slower
+                # (LunarLander's engine particles: 2.7x).
+                modes = self._declared_render_modes(env_id)
+                if modes is None:  # not declared by the entry point
+                    modes = list(env.metadata.get("render_modes") or [])
+                deferred = "rgb_array" if "rgb_array" in modes else ("ansi" if "ansi" in modes else None)
             obs_codec = space_codec(env.observation_space, "observation space", self.gym, self.np)
             act_codec = space_codec(env.action_space, "action space", self.gym, self.np)
             description = self._describe_env(env, env_id, obs_codec, act_codec)
